@@ -1,0 +1,1 @@
+"""Chronosched api/routes package."""

@@ -1,0 +1,116 @@
+"""Dependency edges: add (one or a batch, atomically, refusing cycles) and remove.
+
+Adding takes the DAG's row lock, so two concurrent requests cannot close a cycle together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from chronosched import dag, errors
+from chronosched.db import queries
+from chronosched.db.pool import AsyncConn
+
+DEPENDENCY_TYPES = ("data", "order-only")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Edge:
+    parent_job_id: int
+    child_job_id: int
+    dependency_type: str = "data"
+
+
+async def lock_dag(conn: AsyncConn, dag_id: str) -> dict[str, Any]:
+    """Lock a live DAG's row for the rest of the transaction (NotFound if absent or deleted)."""
+    cur = await conn.execute(queries.get("lock_dag"), {"dag_id": dag_id})
+    row = await cur.fetchone()
+    if row is None:
+        raise errors.NotFound(f"DAG {dag_id} does not exist")
+    return row
+
+
+async def add_edges(conn: AsyncConn, dag_id: str, edges: Sequence[Edge]) -> int:
+    """Add edges atomically; returns how many were new (repeating an identical edge is a no-op).
+
+    Raises Invalid (422) for a bad type, a self-edge or a job outside this DAG (with the index
+    of the first bad edge), Conflict (409) for an existing edge of another type, and CycleError
+    (409) naming the cycle. On any error nothing changes.
+    """
+    async with conn.transaction():
+        await lock_dag(conn, dag_id)
+        ids = {e.parent_job_id for e in edges} | {e.child_job_id for e in edges}
+        cur = await conn.execute(queries.get("dag_job_ids"), {"dag_id": dag_id, "ids": list(ids)})
+        members = {row["id"] for row in await cur.fetchall()}
+        cur = await conn.execute(queries.get("dag_edges"), {"dag_id": dag_id})
+        existing = {
+            (r["parent_job_id"], r["child_job_id"]): r["dependency_type"]
+            for r in await cur.fetchall()
+        }
+
+        fresh: dict[tuple[int, int], str] = {}
+        for index, edge in enumerate(edges):
+            key = (edge.parent_job_id, edge.child_job_id)
+            _validate(edge, index, members, dag_id)
+            known = existing.get(key) or fresh.get(key)
+            if known is not None and known != edge.dependency_type:
+                raise errors.Conflict(
+                    f"item {index}: edge {key[0]} -> {key[1]} already exists as {known!r}"
+                )
+            if known is None:
+                fresh[key] = edge.dependency_type
+        if not fresh:
+            return 0
+        cycle = dag.find_cycle(existing.keys(), list(fresh))
+        if cycle is not None:
+            raise errors.CycleError(cycle)
+        cur = await conn.execute(
+            queries.get("add_edges"),
+            {
+                "dag_id": dag_id,
+                "parents": [k[0] for k in fresh],
+                "children": [k[1] for k in fresh],
+                "types": list(fresh.values()),
+            },
+        )
+        row = await cur.fetchone()
+        return int(row["added"]) if row else 0
+
+
+def _validate(edge: Edge, index: int, members: set[int], dag_id: str) -> None:
+    if edge.dependency_type not in DEPENDENCY_TYPES:
+        raise errors.Invalid(
+            f"dependencyType must be 'data' or 'order-only', not {edge.dependency_type!r}",
+            index=index,
+        )
+    if edge.parent_job_id == edge.child_job_id:
+        raise errors.CycleError(
+            [edge.parent_job_id], f"item {index}: a job cannot depend on itself"
+        )
+    for job_id in (edge.parent_job_id, edge.child_job_id):
+        if job_id not in members:
+            raise errors.Invalid(f"job {job_id} is not a live job of DAG {dag_id}", index=index)
+
+
+async def remove_edges(conn: AsyncConn, dag_id: str, pairs: Sequence[tuple[int, int]]) -> int:
+    """Remove edges; children whose last unmet edge goes become ready."""
+    async with conn.transaction():
+        await lock_dag(conn, dag_id)
+        cur = await conn.execute(
+            queries.get("remove_edges"),
+            {"parents": [p for p, _ in pairs], "children": [c for _, c in pairs]},
+        )
+        row = await cur.fetchone()
+        return int(row["removed"]) if row else 0
+
+
+async def list_edges(
+    conn: AsyncConn, dag_id: str, *, limit: int = 1000, after: tuple[int, int] = (0, 0)
+) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        queries.get("list_edges"),
+        {"dag_id": dag_id, "limit": limit, "after_parent": after[0], "after_child": after[1]},
+    )
+    return list(await cur.fetchall())

@@ -1,0 +1,209 @@
+"""The worker's side of the jobs table: claim, renew, complete, fail, release, reap.
+
+Every write is fenced by (job id, attempt, lease owner): a worker whose lease was lost can never
+overwrite what happened meanwhile. Each call is one statement for a whole batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from chronosched.db import queries
+from chronosched.db.pool import AsyncConn
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    id: int
+    attempt: int
+    max_attempts: int
+    kind: str
+    payload: dict[str, Any]
+    dag_id: str | None
+    name: str
+    def_name: str
+    scheduled_for: datetime | None
+    timeout_seconds: float | None
+    backoff_base_seconds: float
+    backoff_max_seconds: float
+    parent_results: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Failure:
+    id: int
+    attempt: int
+    error: str
+    result: Any = None
+    retryable: bool = True
+    retry_in: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LogRecord:
+    id: int
+    attempt: int
+    stdout: str
+    stderr: str
+    error: str | None
+    exit_code: int | None
+
+
+def _claimed(row: dict[str, Any]) -> ClaimedJob:
+    dag_id = row["dag_id"]
+    return ClaimedJob(
+        id=row["id"],
+        attempt=row["attempt"],
+        max_attempts=row["max_attempts"],
+        kind=row["kind"],
+        payload=row["payload"],
+        dag_id=str(dag_id) if dag_id is not None else None,
+        name=row["name"],
+        def_name=row["def_name"],
+        scheduled_for=row["scheduled_for"],
+        timeout_seconds=row["timeout_seconds"],
+        backoff_base_seconds=row["backoff_base_seconds"],
+        backoff_max_seconds=row["backoff_max_seconds"],
+        parent_results=row["parent_results"] or {},
+    )
+
+
+async def claim(
+    conn: AsyncConn, *, owner: str, limit: int, lease_seconds: float, kinds: Sequence[str]
+) -> list[ClaimedJob]:
+    """Lease up to `limit` due jobs (highest priority, then oldest due time first)."""
+    cur = await conn.execute(
+        queries.get("claim_jobs"),
+        {"owner": owner, "limit": limit, "lease_seconds": lease_seconds, "kinds": list(kinds)},
+    )
+    return [_claimed(row) for row in await cur.fetchall()]
+
+
+async def renew(
+    conn: AsyncConn, *, owner: str, held: Sequence[tuple[int, int]], lease_seconds: float
+) -> set[int]:
+    """Renew the leases of `held` (id, attempt) pairs; returns the ids still held."""
+    if not held:
+        return set()
+    cur = await conn.execute(
+        queries.get("renew_leases"),
+        {
+            "owner": owner,
+            "ids": [h[0] for h in held],
+            "attempts": [h[1] for h in held],
+            "lease_seconds": lease_seconds,
+        },
+    )
+    return {row["id"] for row in await cur.fetchall()}
+
+
+async def complete(
+    conn: AsyncConn, *, owner: str, done: Sequence[tuple[int, int, Any]]
+) -> set[int]:
+    """Mark (id, attempt, result) triples succeeded; returns the ids that were still ours."""
+    if not done:
+        return set()
+    cur = await conn.execute(
+        queries.get("complete_jobs"),
+        {
+            "owner": owner,
+            "ids": [d[0] for d in done],
+            "attempts": [d[1] for d in done],
+            "results": [Jsonb(d[2]) for d in done],
+        },
+    )
+    return {row["id"] for row in await cur.fetchall()}
+
+
+async def fail(conn: AsyncConn, *, owner: str, failures: Sequence[Failure]) -> dict[int, str]:
+    """Record failed attempts; returns id -> new status ('queued' to retry, or 'failed')."""
+    if not failures:
+        return {}
+    cur = await conn.execute(
+        queries.get("fail_jobs"),
+        {
+            "owner": owner,
+            "ids": [f.id for f in failures],
+            "attempts": [f.attempt for f in failures],
+            "errors": [f.error for f in failures],
+            "results": [Jsonb(f.result) if f.result is not None else None for f in failures],
+            "retryable": [f.retryable for f in failures],
+            "retry_in": [f.retry_in for f in failures],
+        },
+    )
+    return {row["id"]: row["status"] for row in await cur.fetchall()}
+
+
+async def release(conn: AsyncConn, *, owner: str, held: Sequence[tuple[int, int]]) -> set[int]:
+    """Hand unfinished jobs back to the queue at shutdown (the attempt is not counted)."""
+    if not held:
+        return set()
+    cur = await conn.execute(
+        queries.get("release_jobs"),
+        {"owner": owner, "ids": [h[0] for h in held], "attempts": [h[1] for h in held]},
+    )
+    return {row["id"] for row in await cur.fetchall()}
+
+
+async def reap(conn: AsyncConn, *, limit: int = 1000) -> dict[int, str]:
+    """Re-queue (or fail, when attempts are used up) jobs whose lease expired."""
+    cur = await conn.execute(queries.get("reap_expired_leases"), {"limit": limit})
+    return {row["id"]: row["status"] for row in await cur.fetchall()}
+
+
+async def next_due_at(conn: AsyncConn) -> datetime | None:
+    """The earliest due time of a queued job that is not due yet (for the worker's timer)."""
+    cur = await conn.execute(queries.get("next_due_at"))
+    row = await cur.fetchone()
+    return row["due_at"] if row else None
+
+
+async def save_logs(conn: AsyncConn, *, worker_id: str, records: Sequence[LogRecord]) -> None:
+    """Store output tails and errors, one row per attempt."""
+    if not records:
+        return
+    await conn.execute(
+        queries.get("save_job_logs"),
+        {
+            "ids": [r.id for r in records],
+            "attempts": [r.attempt for r in records],
+            "worker_ids": [worker_id] * len(records),
+            "stdouts": [r.stdout.replace("\x00", "") for r in records],
+            "stderrs": [r.stderr.replace("\x00", "") for r in records],
+            "errors": [r.error.replace("\x00", "") if r.error else None for r in records],
+            "exit_codes": [r.exit_code for r in records],
+        },
+    )
+
+
+async def register_worker(
+    conn: AsyncConn, *, worker_id: str, host: str, pid: int, kinds: Sequence[str], concurrency: int
+) -> None:
+    await conn.execute(
+        queries.get("register_worker"),
+        {
+            "id": worker_id,
+            "host": host,
+            "pid": pid,
+            "kinds": list(kinds),
+            "concurrency": concurrency,
+        },
+    )
+
+
+async def worker_heartbeat(conn: AsyncConn, *, worker_id: str, running: int) -> None:
+    await conn.execute(queries.get("worker_heartbeat"), {"id": worker_id, "running": running})
+
+
+async def worker_stopped(conn: AsyncConn, *, worker_id: str) -> None:
+    await conn.execute(queries.get("worker_stopped"), {"id": worker_id})
+
+
+async def list_workers(conn: AsyncConn, *, limit: int = 200) -> list[dict[str, Any]]:
+    cur = await conn.execute(queries.get("list_workers"), {"limit": limit})
+    return list(await cur.fetchall())

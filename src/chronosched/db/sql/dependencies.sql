@@ -1,0 +1,26 @@
+-- Dependency edges. Inserting and removing go through the set-based functions of migration 0002,
+-- which keep the readiness bookkeeping (met, unmet_count) right.
+
+-- name: lock_dag
+SELECT id, namespace_id FROM dags WHERE id = %(dag_id)s AND NOT deleted FOR UPDATE;
+
+-- name: dag_job_ids
+SELECT id FROM jobs WHERE dag_id = %(dag_id)s AND id = ANY (%(ids)s::bigint[]) AND NOT deleted;
+
+-- name: dag_edges
+SELECT parent_job_id, child_job_id, dependency_type FROM job_dependencies
+ WHERE dag_id = %(dag_id)s;
+
+-- name: add_edges
+SELECT chronosched_add_edges_v1(%(dag_id)s::uuid, %(parents)s::bigint[], %(children)s::bigint[],
+                                %(types)s::text[]) AS added;
+
+-- name: remove_edges
+SELECT chronosched_remove_edges_v1(%(parents)s::bigint[], %(children)s::bigint[]) AS removed;
+
+-- name: list_edges
+SELECT dag_id, parent_job_id, child_job_id, dependency_type, met, created_at
+  FROM job_dependencies
+ WHERE dag_id = %(dag_id)s AND (parent_job_id, child_job_id) > (%(after_parent)s, %(after_child)s)
+ ORDER BY parent_job_id, child_job_id
+ LIMIT %(limit)s;

@@ -1,0 +1,105 @@
+-- Creating jobs and the API's state transitions (complete, fail, retry, cancel).
+-- Readiness of children is handled by the chronosched_job_transition trigger.
+
+-- name: allocate_job_ids
+SELECT nextval(pg_get_serial_sequence('jobs', 'id')) AS id FROM generate_series(1, %(n)s);
+
+-- name: insert_jobs
+-- `payload` is merged over the definition's template. A job without parents is ready at once,
+-- so its delay counts from creation; edges added later make it wait for its parents.
+INSERT INTO jobs (id, namespace_id, dag_id, def_id, def_version, name, kind, priority, due_at,
+                  delay_interval, payload, max_attempts, timeout_seconds, scheduled_for)
+OVERRIDING SYSTEM VALUE
+SELECT u.id, d.namespace_id, %(dag_id)s::uuid, d.id, d.version, coalesce(u.name, d.name), d.kind,
+       coalesce(u.priority, d.priority),
+       greatest(coalesce(u.due_at, now()), now() + d.delay_interval),
+       d.delay_interval,
+       d.payload_template || coalesce(u.payload, '{}'::jsonb),
+       coalesce(u.max_attempts, d.max_attempts),
+       d.timeout_seconds,
+       u.scheduled_for
+  FROM unnest(%(ids)s::bigint[], %(def_ids)s::uuid[], %(names)s::text[], %(payloads)s::jsonb[],
+              %(priorities)s::integer[], %(due_ats)s::timestamptz[], %(max_attempts)s::integer[],
+              %(scheduled_fors)s::timestamptz[])
+       AS u(id, def_id, name, payload, priority, due_at, max_attempts, scheduled_for)
+  JOIN job_definitions d ON d.id = u.def_id
+ON CONFLICT (def_id, scheduled_for) DO NOTHING
+RETURNING id;
+
+-- name: get_job
+SELECT j.*, d.name AS def_name,
+       (SELECT coalesce(array_agg(e.parent_job_id ORDER BY e.parent_job_id), '{}')
+          FROM job_dependencies e
+         WHERE e.child_job_id = j.id AND NOT e.met) AS unmet_parents
+  FROM jobs j JOIN job_definitions d ON d.id = j.def_id
+ WHERE j.id = %(id)s;
+
+-- name: job_status
+SELECT status, result, last_error FROM jobs WHERE id = %(id)s;
+
+-- name: complete_job
+-- External or manual completion: allowed while queued or running (a running job's worker loses
+-- its lease and drops its own result).
+UPDATE jobs
+   SET status = 'succeeded', result = %(result)s, finished_at = now(),
+       started_at = coalesce(started_at, now()), lease_owner = NULL, lease_until = NULL,
+       last_error = NULL
+ WHERE id = %(id)s AND status IN ('queued', 'running')
+RETURNING id;
+
+-- name: fail_job
+-- Manual failure is final: no automatic retry.
+UPDATE jobs
+   SET status = 'failed', last_error = %(error)s, result = coalesce(%(result)s, result),
+       finished_at = now(), started_at = coalesce(started_at, now()),
+       lease_owner = NULL, lease_until = NULL
+ WHERE id = %(id)s AND status IN ('queued', 'running')
+RETURNING id;
+
+-- name: failed_data_parent
+-- A job whose data parent did not succeed cannot be retried on its own.
+SELECT p.id, p.status FROM job_dependencies e JOIN jobs p ON p.id = e.parent_job_id
+ WHERE e.child_job_id = %(id)s AND e.dependency_type = 'data'
+   AND p.status IN ('failed', 'cancelled', 'upstream_failed')
+ ORDER BY p.id LIMIT 1;
+
+-- name: retry_job
+-- A manual retry grants a fresh set of attempts (attempt numbers keep counting, so logs of
+-- earlier attempts stay distinct); the data descendants it had blocked go back to waiting.
+WITH upd AS (
+    UPDATE jobs j
+       SET status = CASE WHEN j.unmet_count > 0 THEN 'waiting' ELSE 'queued' END,
+           max_attempts = j.attempt + d.max_attempts,
+           due_at = now(), enqueued_at = now(), finished_at = NULL, result = NULL,
+           last_error = NULL, upstream_failed_from = NULL, deleted = false
+      FROM job_definitions d
+     WHERE j.id = %(id)s AND d.id = j.def_id AND j.status IN ('failed', 'cancelled')
+    RETURNING j.id, j.status
+), woke AS (
+    SELECT chronosched_notify_ready_v1(NULL) FROM upd WHERE status = 'queued'
+)
+SELECT upd.id FROM upd LEFT JOIN woke ON true;
+
+-- name: cancel_job
+UPDATE jobs
+   SET status = 'cancelled', finished_at = now(), lease_owner = NULL, lease_until = NULL,
+       last_error = coalesce(%(reason)s, 'cancelled'),
+       deleted = deleted OR %(delete)s
+ WHERE id = %(id)s AND status IN ('waiting', 'queued', 'running')
+RETURNING id;
+
+-- name: mark_job_deleted
+UPDATE jobs SET deleted = true WHERE id = %(id)s RETURNING id;
+
+-- name: cancel_dag_jobs
+-- Deleting a DAG cancels what has not finished; running jobs lose their lease (their worker's
+-- next heartbeat fails and it kills the process group).
+UPDATE jobs
+   SET status = 'cancelled', finished_at = now(), lease_owner = NULL, lease_until = NULL,
+       last_error = 'DAG deleted', deleted = true
+ WHERE dag_id = %(dag_id)s AND status IN ('waiting', 'queued', 'running')
+RETURNING id;
+
+-- name: job_logs
+SELECT attempt, worker_id, stdout, stderr, error, exit_code, created_at
+  FROM job_logs WHERE job_id = %(id)s ORDER BY attempt;

@@ -1,0 +1,146 @@
+-- The worker's hot path: claim, heartbeat, complete and fail in batches, all fenced by
+-- (job id, attempt, lease owner). See docs/architecture.md for the state machine.
+
+-- name: claim_jobs
+-- One statement: lock due queued rows (skipping rows other workers hold) and lease them.
+-- Uses the partial index jobs_claim (priority DESC, due_at, id) WHERE status = 'queued'.
+WITH picked AS (
+    SELECT id FROM jobs
+     WHERE status = 'queued' AND due_at <= now() AND kind = ANY (%(kinds)s::text[])
+     ORDER BY priority DESC, due_at, id
+     LIMIT %(limit)s
+       FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs j
+   SET status = 'running',
+       lease_owner = %(owner)s,
+       lease_until = now() + make_interval(secs => %(lease_seconds)s),
+       attempt = j.attempt + 1,
+       started_at = now()
+  FROM picked, job_definitions d
+ WHERE j.id = picked.id AND d.id = j.def_id
+RETURNING j.id, j.attempt, j.max_attempts, j.kind, j.payload, j.dag_id, j.name, d.name AS def_name,
+          j.scheduled_for, j.timeout_seconds, d.backoff_base_seconds, d.backoff_max_seconds,
+          CASE WHEN j.parent_count > 0 THEN (
+              SELECT jsonb_object_agg(p.id::text, jsonb_build_object('name', p.name,
+                                                                     'result', p.result))
+                FROM job_dependencies e JOIN jobs p ON p.id = e.parent_job_id
+               WHERE e.child_job_id = j.id AND e.dependency_type = 'data')
+          END AS parent_results;
+
+-- name: renew_leases
+-- Renews every lease the worker still holds in one statement; ids missing from the result
+-- were lost (expired and re-leased, cancelled, or completed through the API).
+UPDATE jobs j
+   SET lease_until = now() + make_interval(secs => %(lease_seconds)s)
+  FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[]) AS u(id, attempt)
+ WHERE j.id = u.id AND j.attempt = u.attempt AND j.lease_owner = %(owner)s
+   AND j.status = 'running'
+RETURNING j.id;
+
+-- name: complete_jobs
+UPDATE jobs j
+   SET status = 'succeeded', result = u.result, finished_at = now(),
+       lease_owner = NULL, lease_until = NULL, last_error = NULL
+  FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[], %(results)s::jsonb[])
+       AS u(id, attempt, result)
+ WHERE j.id = u.id AND j.attempt = u.attempt AND j.lease_owner = %(owner)s
+   AND j.status = 'running'
+RETURNING j.id;
+
+-- name: fail_jobs
+-- A failed attempt is retried after `retry_in` seconds while attempts remain and the failure is
+-- retryable; otherwise the job fails for good (and its data descendants become upstream_failed).
+WITH upd AS (
+    UPDATE jobs j
+       SET status = CASE WHEN u.retryable AND j.attempt < j.max_attempts
+                         THEN 'queued' ELSE 'failed' END,
+           due_at = CASE WHEN u.retryable AND j.attempt < j.max_attempts
+                         THEN now() + make_interval(secs => u.retry_in) ELSE j.due_at END,
+           finished_at = CASE WHEN u.retryable AND j.attempt < j.max_attempts
+                              THEN NULL ELSE now() END,
+           result = u.result, last_error = u.error, lease_owner = NULL, lease_until = NULL
+      FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[], %(errors)s::text[],
+                  %(results)s::jsonb[], %(retryable)s::boolean[], %(retry_in)s::float8[])
+           AS u(id, attempt, error, result, retryable, retry_in)
+     WHERE j.id = u.id AND j.attempt = u.attempt AND j.lease_owner = %(owner)s
+       AND j.status = 'running'
+    RETURNING j.id, j.status, j.due_at
+), woke AS (
+    SELECT chronosched_notify_ready_v1(min(due_at)) FROM upd WHERE status = 'queued'
+    HAVING count(*) > 0
+)
+SELECT upd.id, upd.status FROM upd LEFT JOIN woke ON true;
+
+-- name: release_jobs
+-- Graceful hand-back on shutdown: the attempt does not count against the job.
+WITH upd AS (
+    UPDATE jobs j
+       SET status = 'queued', due_at = now(), lease_owner = NULL, lease_until = NULL,
+           attempt = j.attempt - 1,
+           started_at = CASE WHEN j.attempt - 1 = 0 THEN NULL ELSE j.started_at END,
+           last_error = 'handed back by worker ' || %(owner)s || ' at shutdown'
+      FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[]) AS u(id, attempt)
+     WHERE j.id = u.id AND j.attempt = u.attempt AND j.lease_owner = %(owner)s
+       AND j.status = 'running'
+    RETURNING j.id
+), woke AS (
+    SELECT chronosched_notify_ready_v1(NULL) FROM upd HAVING count(*) > 0
+)
+SELECT upd.id FROM upd LEFT JOIN woke ON true;
+
+-- name: reap_expired_leases
+-- Any process may run this concurrently: SKIP LOCKED makes reapers share the work.
+WITH expired AS (
+    SELECT id FROM jobs
+     WHERE status = 'running' AND lease_until < now()
+     ORDER BY lease_until
+     LIMIT %(limit)s
+       FOR UPDATE SKIP LOCKED
+), upd AS (
+    UPDATE jobs j
+       SET status = CASE WHEN j.attempt < j.max_attempts THEN 'queued' ELSE 'failed' END,
+           due_at = now(),
+           finished_at = CASE WHEN j.attempt < j.max_attempts THEN NULL ELSE now() END,
+           last_error = 'lease of worker ' || j.lease_owner || ' expired during attempt '
+                        || j.attempt,
+           lease_owner = NULL, lease_until = NULL
+      FROM expired
+     WHERE j.id = expired.id
+    RETURNING j.id, j.status
+), woke AS (
+    SELECT chronosched_notify_ready_v1(NULL) FROM upd WHERE status = 'queued'
+    HAVING count(*) > 0
+)
+SELECT upd.id, upd.status FROM upd LEFT JOIN woke ON true;
+
+-- name: next_due_at
+SELECT min(due_at) AS due_at FROM jobs WHERE status = 'queued' AND due_at > now();
+
+-- name: save_job_logs
+INSERT INTO job_logs (job_id, attempt, worker_id, stdout, stderr, error, exit_code)
+SELECT * FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[], %(worker_ids)s::text[],
+                     %(stdouts)s::text[], %(stderrs)s::text[], %(errors)s::text[],
+                     %(exit_codes)s::integer[])
+ON CONFLICT (job_id, attempt) DO UPDATE
+   SET stdout = EXCLUDED.stdout, stderr = EXCLUDED.stderr, error = EXCLUDED.error,
+       exit_code = EXCLUDED.exit_code, worker_id = EXCLUDED.worker_id;
+
+-- name: register_worker
+INSERT INTO workers (id, host, pid, kinds, concurrency)
+VALUES (%(id)s, %(host)s, %(pid)s, %(kinds)s, %(concurrency)s)
+ON CONFLICT (id) DO UPDATE
+   SET host = EXCLUDED.host, pid = EXCLUDED.pid, kinds = EXCLUDED.kinds,
+       concurrency = EXCLUDED.concurrency, started_at = now(), last_heartbeat = now(),
+       stopped_at = NULL, running = 0;
+
+-- name: worker_heartbeat
+UPDATE workers SET last_heartbeat = now(), running = %(running)s WHERE id = %(id)s;
+
+-- name: worker_stopped
+UPDATE workers SET stopped_at = now(), running = 0 WHERE id = %(id)s;
+
+-- name: list_workers
+SELECT id, host, pid, kinds, concurrency, started_at, last_heartbeat, running, stopped_at,
+       (stopped_at IS NULL AND last_heartbeat > now() - interval '60 seconds') AS alive
+  FROM workers ORDER BY started_at DESC LIMIT %(limit)s;

@@ -1,0 +1,1 @@
+"""Chronosched worker package."""
