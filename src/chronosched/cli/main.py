@@ -1,0 +1,54 @@
+"""The `chronosched` command: one Typer app; each service registers its own sub-command."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from chronosched.config import Settings
+from chronosched.db import database, migrate
+
+app = typer.Typer(
+    help="Chronosched: a distributed job scheduler on PostgreSQL.", no_args_is_help=True
+)
+console = Console()
+
+DatabaseUrlOption = typer.Option(
+    None,
+    "--database-url",
+    envvar=["DATABASE_URL", "CHRONOSCHED_DATABASE_URL"],
+    help="PostgreSQL URL; without it the embedded PostgreSQL 18 in --data-dir is used.",
+)
+
+
+def setup_logging(level: str = "info") -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.command("migrate")
+def migrate_cmd(
+    database_url: str | None = DatabaseUrlOption,
+    show_status: bool = typer.Option(
+        False, "--status", help="Only list applied and pending migrations."
+    ),
+) -> None:
+    """Apply pending database migrations (safe to run concurrently)."""
+    settings = Settings()
+    with database.database_url(database_url or settings.database_url, settings.data_dir) as url:
+        if show_status:
+            table = Table("version", "name", "applied at")
+            for m in migrate.status(url):
+                table.add_row(f"{m.version:04d}", m.name, m.applied_at or "[yellow]pending[/]")
+            console.print(table)
+            return
+        applied = migrate.apply(url)
+        if applied:
+            for m in applied:
+                console.print(f"applied {m.version:04d}_{m.name}")
+        else:
+            console.print("database is up to date")
