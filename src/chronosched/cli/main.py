@@ -42,8 +42,8 @@ def migrate_cmd(
     with database.database_url(database_url or settings.database_url, settings.data_dir) as url:
         if show_status:
             table = Table("version", "name", "applied at")
-            for m in migrate.status(url):
-                table.add_row(f"{m.version:04d}", m.name, m.applied_at or "[yellow]pending[/]")
+            for st in migrate.status(url):
+                table.add_row(f"{st.version:04d}", st.name, st.applied_at or "[yellow]pending[/]")
             console.print(table)
             return
         applied = migrate.apply(url)
