@@ -24,6 +24,11 @@ DatabaseUrlOption = typer.Option(
 )
 
 
+@app.callback()
+def main() -> None:
+    """Chronosched: a distributed job scheduler on PostgreSQL."""
+
+
 def setup_logging(level: str = "info") -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
