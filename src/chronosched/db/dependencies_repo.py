@@ -9,6 +9,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
+
 from chronosched import dag, errors
 from chronosched.db import queries
 from chronosched.db.pool import AsyncConn
@@ -66,15 +68,18 @@ async def add_edges(conn: AsyncConn, dag_id: str, edges: Sequence[Edge]) -> int:
         cycle = dag.find_cycle(existing.keys(), list(fresh))
         if cycle is not None:
             raise errors.CycleError(cycle)
-        cur = await conn.execute(
-            queries.get("add_edges"),
-            {
-                "dag_id": dag_id,
-                "parents": [k[0] for k in fresh],
-                "children": [k[1] for k in fresh],
-                "types": list(fresh.values()),
-            },
-        )
+        try:
+            cur = await conn.execute(
+                queries.get("add_edges"),
+                {
+                    "dag_id": dag_id,
+                    "parents": [k[0] for k in fresh],
+                    "children": [k[1] for k in fresh],
+                    "types": list(fresh.values()),
+                },
+            )
+        except psycopg.errors.ObjectNotInPrerequisiteState as exc:
+            raise errors.Conflict(exc.diag.message_primary or str(exc)) from None
         row = await cur.fetchone()
         return int(row["added"]) if row else 0
 
