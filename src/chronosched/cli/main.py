@@ -57,3 +57,7 @@ def migrate_cmd(
                 console.print(f"applied {m.version:04d}_{m.name}")
         else:
             console.print("database is up to date")
+
+
+# Sub-commands register themselves on `app` when imported.
+from chronosched.cli import up as _up  # noqa: E402,F401
