@@ -113,3 +113,46 @@ async def test_remove_edges__child_becomes_ready(pool: Pool) -> None:
         assert await f.status(conn, b) == "waiting"
         assert await deps.remove_edges(conn, dag, [(a, b)]) == 1
         assert await f.status(conn, b) == "queued"
+
+
+async def test_insert_graph__born_waiting_and_ready_after_parents(pool: Pool) -> None:
+    from chronosched.db import jobs_repo
+
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "s")
+        dag = await f.dag(conn)
+        a, b, c = await deps.insert_graph(
+            conn,
+            dag,
+            [jobs_repo.NewJob(def_id=d, name=n) for n in ("a", "b", "c")],
+            [(0, 2, "data"), (1, 2, "order-only")],
+        )
+        assert [await f.status(conn, j) for j in (a, b, c)] == ["queued", "queued", "waiting"]
+        await jobs_repo.complete_job(conn, a)
+        assert await f.status(conn, c) == "waiting"
+        await jobs_repo.fail_job(conn, b)
+        assert await f.status(conn, c) == "queued"
+        # and later edges still work on top of the graph
+        [x] = await f.jobs(conn, d, dag_id=dag)
+        with pytest.raises(errors.CycleError):
+            await deps.add_edges(conn, dag, [deps.Edge(x, a), deps.Edge(a, x)])
+
+
+async def test_insert_graph__cycle_refused_and_nothing_inserted(pool: Pool) -> None:
+    from chronosched.db import jobs_repo
+
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "s")
+        dag = await f.dag(conn)
+        with pytest.raises(errors.CycleError) as info:
+            await deps.insert_graph(
+                conn,
+                dag,
+                [jobs_repo.NewJob(def_id=d) for _ in range(3)],
+                [(0, 1, "data"), (1, 2, "data"), (2, 0, "data")],
+            )
+        assert set(info.value.cycle) == {0, 1, 2}
+        cur = await conn.execute("SELECT count(*) AS n FROM jobs WHERE dag_id = %s", (dag,))
+        row = await cur.fetchone()
+    assert row is not None
+    assert row["n"] == 0

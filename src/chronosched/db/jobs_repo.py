@@ -34,11 +34,17 @@ class NewJob:
 
 
 async def insert_jobs(
-    conn: AsyncConn, items: Sequence[NewJob], *, dag_id: str | None = None
+    conn: AsyncConn,
+    items: Sequence[NewJob],
+    *,
+    dag_id: str | None = None,
+    parent_counts: Sequence[int] | None = None,
+    child_counts: Sequence[int] | None = None,
 ) -> list[int | None]:
     """Insert jobs in one statement; returns their ids in input order.
 
     An id is None where a cron tick already had its job (unique `(def_id, scheduled_for)`).
+    `parent_counts`/`child_counts` are for `dependencies_repo.insert_graph` only.
     Unknown definition ids raise Invalid naming the first offending index.
     """
     if not items:
@@ -57,6 +63,8 @@ async def insert_jobs(
             "due_ats": [i.due_at for i in items],
             "max_attempts": [i.max_attempts for i in items],
             "scheduled_fors": [i.scheduled_for for i in items],
+            "parent_counts": list(parent_counts) if parent_counts is not None else None,
+            "child_counts": list(child_counts) if child_counts is not None else None,
         },
     )
     created = {row["id"] for row in await cur.fetchall()}

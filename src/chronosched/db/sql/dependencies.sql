@@ -24,3 +24,11 @@ SELECT dag_id, parent_job_id, child_job_id, dependency_type, met, created_at
  WHERE dag_id = %(dag_id)s AND (parent_job_id, child_job_id) > (%(after_parent)s, %(after_child)s)
  ORDER BY parent_job_id, child_job_id
  LIMIT %(limit)s;
+
+-- name: insert_new_edges
+-- Edges between jobs created in this same transaction (insert_graph): all parents are fresh and
+-- unfinished, so every edge starts unmet and the counts were set when the jobs were inserted.
+INSERT INTO job_dependencies (dag_id, parent_job_id, child_job_id, dependency_type, met)
+SELECT %(dag_id)s::uuid, u.parent, u.child, u.typ, false
+  FROM unnest(%(parents)s::bigint[], %(children)s::bigint[], %(types)s::text[])
+       AS u(parent, child, typ);

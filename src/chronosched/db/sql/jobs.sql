@@ -7,8 +7,12 @@ SELECT nextval(pg_get_serial_sequence('jobs', 'id')) AS id FROM generate_series(
 -- name: insert_jobs
 -- `payload` is merged over the definition's template. A job without parents is ready at once,
 -- so its delay counts from creation; edges added later make it wait for its parents.
+-- `parent_counts`/`child_counts` are set only when a whole new graph is inserted at once
+-- (dependencies_repo.insert_graph): its jobs are born waiting with their final counts, so no
+-- row is updated again in the same transaction (which would re-run every foreign-key check).
 INSERT INTO jobs (id, namespace_id, dag_id, def_id, def_version, name, kind, priority, due_at,
-                  delay_interval, payload, max_attempts, timeout_seconds, scheduled_for)
+                  delay_interval, payload, max_attempts, timeout_seconds, scheduled_for,
+                  status, parent_count, unmet_count, child_count)
 OVERRIDING SYSTEM VALUE
 SELECT u.id, d.namespace_id, %(dag_id)s::uuid, d.id, d.version, coalesce(u.name, d.name), d.kind,
        coalesce(u.priority, d.priority),
@@ -17,11 +21,15 @@ SELECT u.id, d.namespace_id, %(dag_id)s::uuid, d.id, d.version, coalesce(u.name,
        d.payload_template || coalesce(u.payload, '{}'::jsonb),
        coalesce(u.max_attempts, d.max_attempts),
        d.timeout_seconds,
-       u.scheduled_for
+       u.scheduled_for,
+       CASE WHEN coalesce(u.parents, 0) > 0 THEN 'waiting' ELSE 'queued' END,
+       coalesce(u.parents, 0), coalesce(u.parents, 0), coalesce(u.children, 0)
   FROM unnest(%(ids)s::bigint[], %(def_ids)s::uuid[], %(names)s::text[], %(payloads)s::jsonb[],
               %(priorities)s::integer[], %(due_ats)s::timestamptz[], %(max_attempts)s::integer[],
-              %(scheduled_fors)s::timestamptz[])
-       AS u(id, def_id, name, payload, priority, due_at, max_attempts, scheduled_for)
+              %(scheduled_fors)s::timestamptz[], %(parent_counts)s::integer[],
+              %(child_counts)s::integer[])
+       AS u(id, def_id, name, payload, priority, due_at, max_attempts, scheduled_for, parents,
+            children)
   JOIN job_definitions d ON d.id = u.def_id
 ON CONFLICT (def_id, scheduled_for) DO NOTHING
 RETURNING id;
