@@ -98,7 +98,7 @@ async def test_dependencies__both_ends_must_share_the_dag(pool: Pool) -> None:
         dag1, dag2 = await f.dag(conn, "one"), await f.dag(conn, "two")
         [a] = await f.jobs(conn, d, dag_id=dag1)
         [b] = await f.jobs(conn, d, dag_id=dag2)
-        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        with pytest.raises(psycopg.errors.ForeignKeyViolation, match="outside DAG"):
             await conn.execute(
                 """INSERT INTO job_dependencies (dag_id, parent_job_id, child_job_id)
                    VALUES (%s, %s, %s)""",

@@ -154,7 +154,6 @@ CREATE TABLE jobs (
     child_count      integer NOT NULL DEFAULT 0 CHECK (child_count >= 0),
     unmet_count      integer NOT NULL DEFAULT 0 CHECK (unmet_count >= 0),
     upstream_failed_from bigint,
-    UNIQUE (id, dag_id),
     CONSTRAINT jobs_lease_only_while_running CHECK (
         (status = 'running') = (lease_owner IS NOT NULL AND lease_until IS NOT NULL)),
     CONSTRAINT jobs_finished_only_when_terminal CHECK (
@@ -173,8 +172,10 @@ CREATE TABLE jobs (
     autovacuum_analyze_scale_factor = 0.02,
     autovacuum_vacuum_cost_limit = 2000
 );
--- A cron tick produces at most one job per definition (NULLs — non-cron jobs — are distinct).
-CREATE UNIQUE INDEX jobs_cron_tick ON jobs (def_id, scheduled_for);
+-- Every claim and completion changes `status`, which partial-index predicates read, so those
+-- updates cannot be HOT and touch every index: keep the hot table's indexes few and partial.
+-- A cron tick produces at most one job per definition; non-cron jobs are not in this index.
+CREATE UNIQUE INDEX jobs_cron_tick ON jobs (def_id, scheduled_for) WHERE scheduled_for IS NOT NULL;
 -- Exactly the claim query's WHERE and ORDER BY: only queued rows are in it, so it stays small.
 CREATE INDEX jobs_claim ON jobs (priority DESC, due_at, id) WHERE status = 'queued';
 CREATE INDEX jobs_running_lease ON jobs (lease_until) WHERE status = 'running';
@@ -183,7 +184,8 @@ CREATE INDEX jobs_def_runs ON jobs (def_id, id DESC);
 CREATE INDEX jobs_prunable ON jobs (finished_at) WHERE finished_at IS NOT NULL;
 
 -- ---------------------------------------------------------------- dependencies
--- Both ends must be jobs of the same DAG: enforced by the composite foreign keys.
+-- Both ends must be jobs of the same DAG: enforced by a statement-level trigger (migration 0002)
+-- rather than composite foreign keys, which would need one more unique index on the hot table.
 CREATE TABLE job_dependencies (
     dag_id          uuid NOT NULL,
     parent_job_id   bigint NOT NULL,
@@ -193,8 +195,9 @@ CREATE TABLE job_dependencies (
     created_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (parent_job_id, child_job_id),
     CONSTRAINT job_dependencies_no_self_edge CHECK (parent_job_id <> child_job_id),
-    FOREIGN KEY (parent_job_id, dag_id) REFERENCES jobs (id, dag_id),
-    FOREIGN KEY (child_job_id, dag_id) REFERENCES jobs (id, dag_id)
+    FOREIGN KEY (parent_job_id) REFERENCES jobs (id),
+    FOREIGN KEY (child_job_id) REFERENCES jobs (id),
+    FOREIGN KEY (dag_id) REFERENCES dags (id)
 );
 CREATE INDEX job_dependencies_child ON job_dependencies (child_job_id);
 CREATE INDEX job_dependencies_dag ON job_dependencies (dag_id);

@@ -282,3 +282,28 @@ BEGIN
     RETURN removed;
 END
 $$;
+
+-- Both ends of every edge belong to the edge's DAG. One set-based check per statement, so bulk
+-- inserts of 100,000 edges pay one join, not a trigger per row.
+CREATE FUNCTION chronosched_edges_same_dag_v1() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT e.parent_job_id, e.child_job_id INTO bad
+      FROM new_edges e
+      JOIN jobs p ON p.id = e.parent_job_id
+      JOIN jobs c ON c.id = e.child_job_id
+     WHERE p.dag_id IS DISTINCT FROM e.dag_id OR c.dag_id IS DISTINCT FROM e.dag_id
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'edge % -> % joins jobs outside DAG', bad.parent_job_id, bad.child_job_id
+            USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'job_dependencies_same_dag';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER chronosched_edges_same_dag
+    AFTER INSERT ON job_dependencies REFERENCING NEW TABLE AS new_edges
+    FOR EACH STATEMENT EXECUTE FUNCTION chronosched_edges_same_dag_v1();

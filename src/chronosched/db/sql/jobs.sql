@@ -31,7 +31,7 @@ SELECT u.id, d.namespace_id, %(dag_id)s::uuid, d.id, d.version, coalesce(u.name,
        AS u(id, def_id, name, payload, priority, due_at, max_attempts, scheduled_for, parents,
             children)
   JOIN job_definitions d ON d.id = u.def_id
-ON CONFLICT (def_id, scheduled_for) DO NOTHING
+ON CONFLICT (def_id, scheduled_for) WHERE scheduled_for IS NOT NULL DO NOTHING
 RETURNING id;
 
 -- name: get_job
