@@ -1,0 +1,83 @@
+"""`Scheduler.run()`: sleeps until the next tick, wakes on NOTIFY, reaps leases, stops cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from chronosched.db.pool import Pool
+from chronosched.scheduler.service import Scheduler, SchedulerSettings
+from tests import factories
+
+# A long fallback sleep: anything faster than it must come from a tick timer or a NOTIFY.
+SLOW_FALLBACK = SchedulerSettings(grace=timedelta(seconds=10), max_sleep=8.0, reap_interval=0.2)
+
+
+async def _lateness(pool: Pool) -> list[float]:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT extract(epoch FROM enqueued_at - scheduled_for)::float8 AS late "
+            "FROM jobs WHERE scheduled_for IS NOT NULL ORDER BY scheduled_for"
+        )
+        return [row["late"] for row in await cur.fetchall()]
+
+
+async def _run_for(scheduler: Scheduler, seconds: float) -> None:
+    task = asyncio.create_task(scheduler.run())
+    await asyncio.sleep(seconds)
+    scheduler.stop()
+    async with asyncio.timeout(5):
+        await task
+
+
+async def test_run__fires_every_second_on_time(pool: Pool, db_url: str) -> None:
+    async with pool.connection() as conn:
+        await factories.definition(conn, "every-second", cron_spec="@every 1s")
+    await _run_for(Scheduler(pool, db_url, SLOW_FALLBACK), 3.2)
+    late = await _lateness(pool)
+    assert len(late) >= 2
+    assert max(late) < 0.5  # sleeps until the tick, not until the 8 s fallback
+
+
+async def test_run__notify_wakes_it_for_a_new_definition(pool: Pool, db_url: str) -> None:
+    scheduler = Scheduler(pool, db_url, SLOW_FALLBACK)
+    task = asyncio.create_task(scheduler.run())
+    await asyncio.sleep(0.5)  # first round done: no definitions, asleep for 8 s
+    async with pool.connection() as conn:
+        await factories.definition(conn, "every-second", cron_spec="@every 1s")
+        await conn.execute("SELECT pg_notify('chronosched_definitions', 'reload')")
+    await asyncio.sleep(2.2)
+    scheduler.stop()
+    async with asyncio.timeout(5):
+        await task
+    late = await _lateness(pool)
+    assert late
+    assert max(late) < 0.5
+
+
+async def test_run__reaps_expired_leases(pool: Pool, db_url: str) -> None:
+    async with pool.connection() as conn:
+        def_id = await factories.definition(conn, "leased")
+        (job_id,) = await factories.jobs(conn, def_id)
+        await conn.execute(
+            "UPDATE jobs SET status = 'running', attempt = 1, started_at = now(), "
+            "lease_owner = 'dead-worker', lease_until = now() - interval '1 second' "
+            "WHERE id = %s",
+            (job_id,),
+        )
+    await _run_for(Scheduler(pool, db_url, SLOW_FALLBACK), 0.8)
+    async with pool.connection() as conn:
+        assert await factories.status(conn, job_id) == "queued"
+
+
+async def test_run__stop_returns_promptly(pool: Pool, db_url: str) -> None:
+    scheduler = Scheduler(pool, db_url, SLOW_FALLBACK)
+    task = asyncio.create_task(scheduler.run())
+    await asyncio.sleep(0.3)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    scheduler.stop()
+    async with asyncio.timeout(5):
+        await task
+    assert loop.time() - started < 0.5
+    assert scheduler.rounds >= 1
