@@ -8,6 +8,7 @@ class ChronoschedError(Exception):
 
     status = 500
     title = "Internal error"
+    index: int | None = None  # position of the offending item in a bulk request, when known
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)

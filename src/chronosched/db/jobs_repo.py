@@ -173,3 +173,45 @@ async def job_logs(conn: AsyncConn, job_id: int) -> list[dict[str, Any]]:
     await _status(conn, job_id)
     cur = await conn.execute(queries.get("job_logs"), {"id": job_id})
     return list(await cur.fetchall())
+
+
+async def get_jobs(conn: AsyncConn, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Several jobs in id order (jobs just created have no unmet parents yet)."""
+    cur = await conn.execute(queries.get("get_jobs"), {"ids": list(ids)})
+    return list(await cur.fetchall())
+
+
+async def list_jobs(
+    conn: AsyncConn,
+    *,
+    namespace_id: str | None = None,
+    dag_id: str | None = None,
+    def_id: str | None = None,
+    status: str | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Jobs across DAGs, newest first; `before_id` is the keyset cursor."""
+    cur = await conn.execute(
+        queries.get("list_jobs"),
+        {
+            "namespace_id": namespace_id,
+            "dag_id": dag_id,
+            "def_id": def_id,
+            "status": status,
+            "before_id": before_id,
+            "limit": limit,
+        },
+    )
+    return list(await cur.fetchall())
+
+
+async def list_dag_jobs(
+    conn: AsyncConn, dag_id: str, *, status: str | None = None, after_id: int = 0, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The jobs of one DAG in creation order; `after_id` is the keyset cursor."""
+    cur = await conn.execute(
+        queries.get("list_dag_jobs"),
+        {"dag_id": dag_id, "status": status, "after_id": after_id, "limit": limit},
+    )
+    return list(await cur.fetchall())

@@ -111,3 +111,40 @@ RETURNING id;
 -- name: job_logs
 SELECT attempt, worker_id, stdout, stderr, error, exit_code, created_at
   FROM job_logs WHERE job_id = %(id)s ORDER BY attempt;
+
+-- name: list_jobs
+-- Across DAGs, newest first (keyset on id); every filter is optional. Unmet parents are looked
+-- up for waiting jobs only.
+SELECT j.*, d.name AS def_name,
+       CASE WHEN j.status = 'waiting' THEN
+           (SELECT coalesce(array_agg(e.parent_job_id ORDER BY e.parent_job_id), '{}')
+              FROM job_dependencies e WHERE e.child_job_id = j.id AND NOT e.met)
+       ELSE '{}' END AS unmet_parents
+  FROM jobs j JOIN job_definitions d ON d.id = j.def_id
+ WHERE (%(namespace_id)s::uuid IS NULL OR j.namespace_id = %(namespace_id)s::uuid)
+   AND (%(dag_id)s::uuid IS NULL OR j.dag_id = %(dag_id)s::uuid)
+   AND (%(def_id)s::uuid IS NULL OR j.def_id = %(def_id)s::uuid)
+   AND (%(status)s::text IS NULL OR j.status = %(status)s::text)
+   AND (%(before_id)s::bigint IS NULL OR j.id < %(before_id)s::bigint)
+ ORDER BY j.id DESC
+ LIMIT %(limit)s;
+
+-- name: list_dag_jobs
+-- The jobs of one DAG in creation order (keyset on id).
+SELECT j.*, d.name AS def_name,
+       CASE WHEN j.status = 'waiting' THEN
+           (SELECT coalesce(array_agg(e.parent_job_id ORDER BY e.parent_job_id), '{}')
+              FROM job_dependencies e WHERE e.child_job_id = j.id AND NOT e.met)
+       ELSE '{}' END AS unmet_parents
+  FROM jobs j JOIN job_definitions d ON d.id = j.def_id
+ WHERE j.dag_id = %(dag_id)s::uuid AND j.id > %(after_id)s::bigint
+   AND (%(status)s::text IS NULL OR j.status = %(status)s::text)
+ ORDER BY j.id
+ LIMIT %(limit)s;
+
+-- name: get_jobs
+-- Several jobs by id, in id order (the response of a bulk insert).
+SELECT j.*, d.name AS def_name, '{}'::bigint[] AS unmet_parents
+  FROM jobs j JOIN job_definitions d ON d.id = j.def_id
+ WHERE j.id = ANY (%(ids)s::bigint[])
+ ORDER BY j.id;

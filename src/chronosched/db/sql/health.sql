@@ -1,0 +1,4 @@
+-- Liveness of the database connection (health endpoints).
+
+-- name: health_check
+SELECT 1 AS ok;
