@@ -156,3 +156,13 @@ async def test_insert_graph__cycle_refused_and_nothing_inserted(pool: Pool) -> N
         row = await cur.fetchone()
     assert row is not None
     assert row["n"] == 0
+
+
+async def test_remove_edges__only_within_the_named_dag(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "s")
+        dag, other = await f.dag(conn, "one"), await f.dag(conn, "two")
+        a, b = await f.jobs(conn, d, 2, dag_id=dag)
+        await deps.add_edges(conn, dag, [deps.Edge(a, b)])
+        assert await deps.remove_edges(conn, other, [(a, b)]) == 0
+        assert await f.status(conn, b) == "waiting"

@@ -105,7 +105,11 @@ async def remove_edges(conn: AsyncConn, dag_id: str, pairs: Sequence[tuple[int, 
         await lock_dag(conn, dag_id)
         cur = await conn.execute(
             queries.get("remove_edges"),
-            {"parents": [p for p, _ in pairs], "children": [c for _, c in pairs]},
+            {
+                "dag_id": dag_id,
+                "parents": [p for p, _ in pairs],
+                "children": [c for _, c in pairs],
+            },
         )
         row = await cur.fetchone()
         return int(row["removed"]) if row else 0

@@ -244,7 +244,7 @@ $$;
 
 -- Removes edges and gives the children their readiness back (a child whose last unmet edge is
 -- removed becomes queued, subject to its delay).
-CREATE FUNCTION chronosched_remove_edges_v1(p_parents bigint[], p_children bigint[])
+CREATE FUNCTION chronosched_remove_edges_v1(p_dag uuid, p_parents bigint[], p_children bigint[])
 RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -257,7 +257,7 @@ BEGIN
     WITH del AS (
         DELETE FROM job_dependencies d
          USING unnest(p_parents, p_children) AS u(parent, child)
-         WHERE d.parent_job_id = u.parent AND d.child_job_id = u.child
+         WHERE d.parent_job_id = u.parent AND d.child_job_id = u.child AND d.dag_id = p_dag
         RETURNING d.parent_job_id, d.child_job_id, d.met
     )
     INSERT INTO chronosched_gone_edges SELECT * FROM del;

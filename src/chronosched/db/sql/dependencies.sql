@@ -16,7 +16,8 @@ SELECT chronosched_add_edges_v1(%(dag_id)s::uuid, %(parents)s::bigint[], %(child
                                 %(types)s::text[]) AS added;
 
 -- name: remove_edges
-SELECT chronosched_remove_edges_v1(%(parents)s::bigint[], %(children)s::bigint[]) AS removed;
+SELECT chronosched_remove_edges_v1(%(dag_id)s::uuid, %(parents)s::bigint[],
+                                   %(children)s::bigint[]) AS removed;
 
 -- name: list_edges
 SELECT dag_id, parent_job_id, child_job_id, dependency_type, met, created_at
