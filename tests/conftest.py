@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -31,6 +33,8 @@ def pg_admin_url() -> Iterator[str]:
     if external:
         yield external
         return
+    # SIGTERM (e.g. CI's time limit) must still run the `finally` below, or the server leaks.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     root = Path(tempfile.mkdtemp(prefix="chronosched-test-pg-"))
     server = database.start_embedded(root / "pgdata")
     try:
