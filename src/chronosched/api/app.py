@@ -20,6 +20,7 @@ from chronosched.api import auth, deps, problems
 from chronosched.api.routes import admin, dags, definitions, dependencies, health, jobs, namespaces
 from chronosched.api.settings import ApiSettings
 from chronosched.db.pool import Pool, open_pool
+from chronosched.ui import routes as ui_routes
 
 API_PREFIX = "/api/v1"
 # Hot routes first: FastAPI matches included routes in order (GET /jobs/{id} is the hottest).
@@ -114,6 +115,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(_api_router(), prefix=API_PREFIX, dependencies=[Depends(auth.require_token)])
     metrics.install(app)  # /metrics and the request-duration middleware (chronosched.metrics)
+    ui_routes.install(app)  # the web UI under /ui, its static files, and / -> /ui
     return app
 
 
