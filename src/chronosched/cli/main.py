@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import logging
+import os
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from chronosched import logs
 from chronosched.config import Settings
 from chronosched.db import database, migrate
 
@@ -25,14 +26,32 @@ DatabaseUrlOption = typer.Option(
 
 
 @app.callback()
-def main() -> None:
+def main(
+    log_format: str = typer.Option(
+        "text",
+        "--log-format",
+        envvar="CHRONOSCHED_LOG_FORMAT",
+        help="Log lines as readable 'text' or as 'json' objects (one per line).",
+    ),
+) -> None:
     """Chronosched: a distributed job scheduler on PostgreSQL."""
+    if log_format.lower() not in logs.FORMATS:
+        raise typer.BadParameter(f"use one of {', '.join(logs.FORMATS)}", param_hint="--log-format")
+    # Exported so that `up` passes the choice on to the processes it starts.
+    os.environ["CHRONOSCHED_LOG_FORMAT"] = log_format.lower()
+
+
+MetricsPortOption = typer.Option(
+    None,
+    "--metrics-port",
+    envvar="CHRONOSCHED_METRICS_PORT",
+    help="Serve this process's Prometheus metrics on this port.",
+)
 
 
 def setup_logging(level: str = "info") -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    """Every command's logging (format from --log-format / CHRONOSCHED_LOG_FORMAT)."""
+    logs.setup(level)
 
 
 @app.command("migrate")

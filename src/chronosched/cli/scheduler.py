@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import typer
 
-from chronosched.cli.main import DatabaseUrlOption, app, setup_logging
+from chronosched import metrics
+from chronosched.cli.main import DatabaseUrlOption, MetricsPortOption, app, setup_logging
 from chronosched.config import Settings
 from chronosched.db import database
 from chronosched.scheduler.runner import serve
@@ -36,9 +37,12 @@ def scheduler_cmd(
         help="Seconds between runs of the expired-lease reaper.",
     ),
     log_level: str = typer.Option("info", "--log-level", envvar="CHRONOSCHED_LOG_LEVEL"),
+    metrics_port: int | None = MetricsPortOption,
 ) -> None:
     """Fire cron ticks as jobs and reap expired leases, until SIGTERM/SIGINT."""
     setup_logging(log_level)
+    if metrics_port:
+        metrics.serve(metrics_port)
     if not 0 < max_sleep < misfire_grace:
         raise typer.BadParameter("--max-sleep must be positive and below --misfire-grace")
     if reap_interval <= 0:

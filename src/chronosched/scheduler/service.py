@@ -16,12 +16,12 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import psycopg_pool
 
-from chronosched import cron
+from chronosched import cron, metrics
 from chronosched.db import jobs_repo, queue_repo, scheduler_repo
 from chronosched.db.pool import AsyncConn, Pool
 from chronosched.scheduler import planning
@@ -189,6 +189,11 @@ class Scheduler:
             lost = [c for c in claims if c.key not in won]
             replan = await self._partly_moved(conn, lost) if lost else False
         fired = tuple(w for w, job_id in zip(wanted, ids, strict=True) if job_id is not None)
+        if fired and self._clock.offset is not None:
+            db_now = datetime.fromtimestamp(
+                asyncio.get_running_loop().time() + self._clock.offset, UTC
+            )
+            metrics.record_cron_fired((tick for _, tick in fired), db_now)
         for event in events:
             log.info("definition %s: %s: %s", event.def_id, event.event, event.detail)
         return dataclasses.replace(
@@ -267,6 +272,7 @@ class Scheduler:
             try:
                 async with self._pool.connection() as conn:
                     found = await queue_repo.reap(conn)
+                metrics.record_reaped(found)
             except DB_ERRORS as exc:
                 log.warning("lease reaper: %s", exc)
                 continue
