@@ -83,3 +83,4 @@ from chronosched.cli import client as _client  # noqa: E402,F401
 from chronosched.cli import scheduler as _scheduler  # noqa: E402,F401
 from chronosched.cli import server as _server  # noqa: E402,F401
 from chronosched.cli import up as _up  # noqa: E402,F401
+from chronosched.cli import worker as _worker  # noqa: E402,F401

@@ -114,7 +114,8 @@ async def complete(
             "owner": owner,
             "ids": [d[0] for d in done],
             "attempts": [d[1] for d in done],
-            "results": [Jsonb(d[2]) for d in done],
+            # None stays SQL NULL: no JSON encoding for the no-result jobs of the hot path
+            "results": [Jsonb(d[2]) if d[2] is not None else None for d in done],
         },
     )
     return {row["id"] for row in await cur.fetchall()}
@@ -156,11 +157,11 @@ async def reap(conn: AsyncConn, *, limit: int = 1000) -> dict[int, str]:
     return {row["id"]: row["status"] for row in await cur.fetchall()}
 
 
-async def next_due_at(conn: AsyncConn) -> datetime | None:
-    """The earliest due time of a queued job that is not due yet (for the worker's timer)."""
-    cur = await conn.execute(queries.get("next_due_at"))
+async def next_due_in(conn: AsyncConn) -> float | None:
+    """Seconds until the earliest queued job that is not due yet (for the worker's timer)."""
+    cur = await conn.execute(queries.get("next_due_in"))
     row = await cur.fetchone()
-    return row["due_at"] if row else None
+    return row["seconds"] if row else None
 
 
 async def save_logs(conn: AsyncConn, *, worker_id: str, records: Sequence[LogRecord]) -> None:

@@ -17,8 +17,11 @@ UPDATE jobs j
        lease_until = now() + make_interval(secs => %(lease_seconds)s),
        attempt = j.attempt + 1,
        started_at = now()
-  FROM picked, job_definitions d
- WHERE j.id = picked.id AND d.id = j.def_id
+  FROM job_definitions d
+ -- `= ANY (ARRAY(...))`, not a join with `picked`: with a join the planner hashed a sequential
+ -- scan of the whole jobs table on every claim (13.7 ms for 500 of 20,000 jobs); the array
+ -- makes it one primary-key probe per picked row.
+ WHERE j.id = ANY (ARRAY(SELECT id FROM picked)) AND d.id = j.def_id
 RETURNING j.id, j.attempt, j.max_attempts, j.kind, j.payload, j.dag_id, j.name, d.name AS def_name,
           j.scheduled_for, j.timeout_seconds, d.backoff_base_seconds, d.backoff_max_seconds,
           CASE WHEN j.parent_count > 0 THEN (
@@ -34,18 +37,23 @@ RETURNING j.id, j.attempt, j.max_attempts, j.kind, j.payload, j.dag_id, j.name, 
 UPDATE jobs j
    SET lease_until = now() + make_interval(secs => %(lease_seconds)s)
   FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[]) AS u(id, attempt)
- WHERE j.id = u.id AND j.attempt = u.attempt AND j.lease_owner = %(owner)s
-   AND j.status = 'running'
+ WHERE j.id = ANY (%(ids)s::bigint[]) AND j.id = u.id AND j.attempt = u.attempt
+   AND j.lease_owner = %(owner)s
 RETURNING j.id;
 
 -- name: complete_jobs
+-- Fenced by (id, attempt, owner). `status = 'running'` is implied by the owner (CHECK
+-- jobs_lease_only_while_running) and deliberately not written: with it the planner picked the
+-- partial index jobs_running_lease and walked every dead entry of earlier claims (a
+-- 1,000-row completion took up to 0.9 s after 20,000 jobs); `id = ANY` makes it primary-key
+-- probes.
 UPDATE jobs j
    SET status = 'succeeded', result = u.result, finished_at = now(),
        lease_owner = NULL, lease_until = NULL, last_error = NULL
   FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[], %(results)s::jsonb[])
        AS u(id, attempt, result)
- WHERE j.id = u.id AND j.attempt = u.attempt AND j.lease_owner = %(owner)s
-   AND j.status = 'running'
+ WHERE j.id = ANY (%(ids)s::bigint[]) AND j.id = u.id AND j.attempt = u.attempt
+   AND j.lease_owner = %(owner)s
 RETURNING j.id;
 
 -- name: fail_jobs
@@ -63,8 +71,8 @@ WITH upd AS (
       FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[], %(errors)s::text[],
                   %(results)s::jsonb[], %(retryable)s::boolean[], %(retry_in)s::float8[])
            AS u(id, attempt, error, result, retryable, retry_in)
-     WHERE j.id = u.id AND j.attempt = u.attempt AND j.lease_owner = %(owner)s
-       AND j.status = 'running'
+     WHERE j.id = ANY (%(ids)s::bigint[]) AND j.id = u.id AND j.attempt = u.attempt
+       AND j.lease_owner = %(owner)s  -- implies running; see complete_jobs
     RETURNING j.id, j.status, j.due_at
 ), woke AS (
     SELECT chronosched_notify_ready_v1(min(due_at)) FROM upd WHERE status = 'queued'
@@ -81,8 +89,8 @@ WITH upd AS (
            started_at = CASE WHEN j.attempt - 1 = 0 THEN NULL ELSE j.started_at END,
            last_error = 'handed back by worker ' || %(owner)s || ' at shutdown'
       FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[]) AS u(id, attempt)
-     WHERE j.id = u.id AND j.attempt = u.attempt AND j.lease_owner = %(owner)s
-       AND j.status = 'running'
+     WHERE j.id = ANY (%(ids)s::bigint[]) AND j.id = u.id AND j.attempt = u.attempt
+       AND j.lease_owner = %(owner)s  -- implies running; see complete_jobs
     RETURNING j.id
 ), woke AS (
     SELECT chronosched_notify_ready_v1(NULL) FROM upd HAVING count(*) > 0
@@ -114,8 +122,18 @@ WITH expired AS (
 )
 SELECT upd.id, upd.status FROM upd LEFT JOIN woke ON true;
 
--- name: next_due_at
-SELECT min(due_at) AS due_at FROM jobs WHERE status = 'queued' AND due_at > now();
+-- name: next_due_in
+-- Seconds until the earliest queued job that is not due yet, on the database's clock (so a
+-- worker's timer does not depend on its host clock). NULL when none.
+SELECT extract(epoch FROM min(due_at) - now())::float8 AS seconds
+  FROM jobs WHERE status = 'queued' AND due_at > now();
+
+-- name: listen_jobs
+-- Workers listen here; payloads come from chronosched_notify_ready_v1 (migration 0002).
+LISTEN chronosched_jobs;
+
+-- name: ping
+SELECT 1 AS ok;
 
 -- name: save_job_logs
 INSERT INTO job_logs (job_id, attempt, worker_id, stdout, stderr, error, exit_code)

@@ -1,0 +1,381 @@
+"""The worker: claim due jobs in batches, run them, store outcomes in batches.
+
+Loops (each an asyncio task, each with its own connection):
+- claimer: `_claim_loop` asks for at most the free slots, starts a task per job, sleeps on the
+  waker (LISTEN/NOTIFY, due-time timer, fallback poll) when the queue is empty;
+- completer (`completer.py`): stores outcomes a batch at a time, fenced;
+- heartbeat: renews all leases in one statement every lease/3, kills jobs whose lease is lost
+  or ran out locally, and updates the worker registry row;
+- reaper (`reaper.py`) and listener (`listener.py`).
+
+`run_once()` is the unit tests drive; `run()` loops until stopped (or drained with
+`until_empty`) and then shuts down gracefully: stop claiming, keep heartbeating, let running
+jobs finish within the grace period, then cancel (the executor kills the process group) and
+hand back the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from chronosched.db import queue_repo
+from chronosched.db.pool import Pool
+from chronosched.executors import (
+    ExecutionOutcome,
+    Executor,
+    JobContext,
+    PayloadError,
+    build_executors,
+    render_payload,
+)
+from chronosched.worker.backoff import reconnect_delay, retry_delay
+from chronosched.worker.completer import Completer
+from chronosched.worker.lane import DB_ERRORS, Lane
+from chronosched.worker.lease import Held, LeaseBook
+from chronosched.worker.listener import Listener, Waker
+from chronosched.worker.reaper import Reaper
+from chronosched.worker.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+# Outcomes waiting to be stored beyond which we stop claiming (only reached while the database
+# is unreachable or much slower than the jobs): bounds memory and the leases we renew.
+BACKLOG_FACTOR = 4
+
+
+class Worker:
+    """One worker process's job loop. Construct with an open pool; `run()` or `run_once()`."""
+
+    def __init__(
+        self,
+        pool: Pool,
+        settings: WorkerSettings | None = None,
+        *,
+        executors: dict[str, Executor] | None = None,
+    ) -> None:
+        self.settings = s = settings or WorkerSettings()
+        self.id = s.worker_id
+        self._pool = pool
+        self._executors = executors or build_executors(s.kinds, allow_link_local=s.allow_link_local)
+        self._kinds = [k for k in s.kinds if k in self._executors]
+        self.book = LeaseBook(self.id, s.lease_seconds)
+        self.waker = Waker()
+        self._slot_freed = asyncio.Event()
+        self.completer = Completer(
+            pool, self.book, s.db_timeout_seconds, on_stored=self._slot_freed.set
+        )
+        self.reaper = Reaper(pool, interval=s.reap_interval, timeout=s.db_timeout_seconds)
+        self._claim_lane = Lane(pool, s.db_timeout_seconds)
+        self._max_backlog = BACKLOG_FACTOR * max(s.batch, s.concurrency)
+        self._running = 0
+        self._stop = asyncio.Event()
+        self._hurry = asyncio.Event()
+        self._until_empty = False
+        self.started = 0  # attempts started by this worker
+        self.killed = 0  # attempts killed because their lease was lost
+
+    # ------------------------------------------------------------------ control
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    def request_stop(self, *, immediate: bool = False) -> None:
+        """First call: stop claiming and finish within the grace period. A second call (or
+        `immediate`) cancels running jobs and hands them back at once."""
+        if self._stop.is_set() or immediate:
+            self._hurry.set()
+        self._stop.set()
+        self.waker.set()
+        self._slot_freed.set()
+
+    async def run_once(self) -> int:
+        """Claim one batch, run it to the end and store the outcomes; returns how many ran."""
+        count = await self._claim(min(self.settings.batch, self._free_slots()))
+        tasks = [e.task for e in list(self.book.held.values()) if e.task is not None]
+        if tasks:
+            await asyncio.wait(tasks)
+        await self.completer.flush()
+        return count
+
+    async def run(self, *, until_empty: bool | None = None) -> None:
+        """Work until `request_stop()` (or, with `until_empty`, until nothing is due)."""
+        self._until_empty = self.settings.until_empty if until_empty is None else until_empty
+        await self._register()
+        conninfo = self._pool.conninfo
+        if not isinstance(conninfo, str):  # pragma: no cover - we always build pools from a URL
+            raise TypeError("the worker's pool needs a plain conninfo string")
+        listener = Listener(conninfo, self.waker, self.settings.db_timeout_seconds)
+        background = [
+            asyncio.create_task(listener.run(), name="listener"),
+            asyncio.create_task(self.completer.run(), name="completer"),
+            asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+            asyncio.create_task(self.reaper.run(), name="reaper"),
+        ]
+        try:
+            if not self._until_empty:  # a drain need not wait; a server should not miss a wake
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.db_timeout_seconds):
+                        await listener.connected.wait()
+            await self._claim_loop()
+            await self._shutdown()
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await self._close()
+
+    # ------------------------------------------------------------------ claiming
+
+    def _free_slots(self) -> int:
+        return min(
+            self.settings.concurrency - self._running, self._max_backlog - self.completer.backlog
+        )
+
+    async def _claim(self, limit: int) -> int:
+        if limit <= 0:
+            return 0
+        sent_at = time.monotonic()
+        jobs = await self._claim_lane.call(
+            queue_repo.claim,
+            owner=self.id,
+            limit=limit,
+            lease_seconds=self.settings.lease_seconds,
+            kinds=self._kinds,
+        )
+        loop = asyncio.get_running_loop()
+        add = self.book.add
+        for job in jobs:
+            entry = add(job, sent_at)
+            entry.task = loop.create_task(self._execute(entry))
+        self._running += len(jobs)
+        self.started += len(jobs)
+        return len(jobs)
+
+    async def _claim_loop(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            free = self._free_slots()
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            limit = min(free, self.settings.batch)
+            quiet = self._running == 0 and self.completer.backlog == 0
+            self.waker.clear()  # before the claim: a notification during it is not lost
+            try:
+                count = await self._claim(limit)
+                if count == 0:
+                    wait = await self._claim_lane.call(queue_repo.next_due_in)
+                    if wait is not None:
+                        self.waker.wake_in(wait)
+            except DB_ERRORS as exc:
+                failures += 1
+                delay = reconnect_delay(failures)
+                log.warning("claiming failed (%s); retrying in %.1fs", exc, delay)
+                await self._sleep_unless_stopped(delay)
+                continue
+            failures = 0
+            if count > 0:
+                continue  # more may be due; an empty claim decides when to sleep
+            if self._until_empty and await self._drained(quiet):
+                return
+            await self.waker.wait(self.settings.poll_seconds)
+
+    async def _drained(self, quiet: bool) -> bool:
+        """`until_empty`: nothing was running or unstored before an empty claim."""
+        if quiet:
+            return True
+        if self._running == 0:
+            with contextlib.suppress(*DB_ERRORS):
+                await self.completer.flush()  # its completions may ready children: claim again
+            self.waker.set()
+        return False
+
+    async def _sleep_unless_stopped(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stop.wait()
+
+    # ------------------------------------------------------------------ running one job
+
+    async def _execute(self, entry: Held) -> None:
+        job = entry.job
+        ctx = JobContext(
+            job.id,
+            job.attempt,
+            job.max_attempts,
+            job.dag_id,
+            job.def_name,
+            job.kind,
+            job.scheduled_for,
+            job.parent_results,
+        )
+        retryable = True
+        try:
+            try:
+                payload = render_payload(job.payload, ctx)
+                outcome = await self._executors[job.kind].execute(payload, ctx, job.timeout_seconds)
+            except PayloadError as exc:
+                outcome = ExecutionOutcome(False, None, f"invalid payload: {exc}")
+                retryable = False
+            except Exception as exc:  # an executor bug must fail the job, not the worker
+                log.exception("executor %s failed on job %d", job.kind, job.id)
+                outcome = ExecutionOutcome(False, None, f"{type(exc).__name__}: {exc}")
+        finally:
+            self._running -= 1
+            self._slot_freed.set()
+            if self._until_empty and self._running == 0:
+                self.waker.set()
+        if entry.lost:
+            self.book.discard(entry)
+            return
+        self._report(entry, outcome, retryable)
+
+    def _report(self, entry: Held, outcome: ExecutionOutcome, retryable: bool) -> None:
+        job = entry.job
+        logs = None
+        if outcome.stdout or outcome.stderr or outcome.error or outcome.exit_code is not None:
+            logs = queue_repo.LogRecord(
+                job.id, job.attempt, outcome.stdout, outcome.stderr, outcome.error,
+                outcome.exit_code,
+            )  # fmt: skip
+        if outcome.ok:
+            self.completer.succeed(entry, outcome.result, logs)
+            return
+        delay = retry_delay(job.attempt, job.backoff_base_seconds, job.backoff_max_seconds)
+        failure = queue_repo.Failure(
+            job.id, job.attempt, outcome.error or "failed", outcome.result, retryable, delay
+        )
+        self.completer.fail(entry, failure, logs)
+
+    def _kill(self, entry: Held, reason: str) -> None:
+        """Stop a job we no longer own: cancelling its task kills its process group."""
+        entry.lost = True
+        self.book.discard(entry)
+        if entry.task is not None and not entry.task.done():
+            self.killed += 1
+            log.warning("killing job %d attempt %d: %s", entry.job.id, entry.job.attempt, reason)
+            entry.task.cancel()
+
+    # ------------------------------------------------------------------ leases and registry
+
+    async def _heartbeat_loop(self) -> None:
+        lane = Lane(self._pool, self.settings.db_timeout_seconds)
+        interval = self.settings.heartbeat_seconds
+        # Local expiry is checked more often than we renew, so a job that cannot be renewed is
+        # killed soon after its lease ends, before another worker's reaper can hand it out.
+        tick = min(interval, self.settings.lease_seconds / 8, 1.0)
+        next_renew = time.monotonic() + interval
+        try:
+            while True:
+                await asyncio.sleep(tick)
+                now = time.monotonic()
+                for entry in self.book.expired(now):
+                    self._kill(entry, "its lease could not be renewed in time")
+                if now < next_renew:
+                    continue
+                try:
+                    for entry in await lane.call(self.book.renew):
+                        if entry.running:
+                            self._kill(entry, "its lease was lost (expired, cancelled or re-run)")
+                    await lane.call(
+                        queue_repo.worker_heartbeat, worker_id=self.id, running=self._running
+                    )
+                    next_renew = now + interval
+                except DB_ERRORS as exc:
+                    log.warning("heartbeat failed (%s); retrying", exc)
+        finally:
+            await lane.close()
+
+    async def _register(self) -> None:
+        lane = Lane(self._pool, self.settings.db_timeout_seconds)
+        failures = 0
+        try:
+            while not self._stop.is_set():
+                try:
+                    await lane.call(
+                        queue_repo.register_worker,
+                        worker_id=self.id,
+                        host=socket.gethostname(),
+                        pid=os.getpid(),
+                        kinds=self._kinds,
+                        concurrency=self.settings.concurrency,
+                    )
+                    return
+                except DB_ERRORS as exc:
+                    failures += 1
+                    log.warning("registering the worker failed (%s)", exc)
+                    await self._sleep_unless_stopped(reconnect_delay(failures))
+        finally:
+            await lane.close()
+
+    # ------------------------------------------------------------------ shutdown
+
+    async def _shutdown(self) -> None:
+        grace = self.settings.grace_seconds
+        if self._running:
+            log.info("stopping: waiting up to %.0fs for %d job(s)", grace, self._running)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self._running and not self._hurry.is_set() and loop.time() < deadline:
+            self._slot_freed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(deadline - loop.time()):
+                    await self._slot_freed.wait()
+        leftovers = [e for e in self.book.held.values() if e.running]
+        for entry in leftovers:
+            entry.cancelled_for_shutdown = True
+            assert entry.task is not None
+            entry.task.cancel()
+        if leftovers:
+            await asyncio.wait([e.task for e in leftovers if e.task is not None])
+        await self._retry_until(self.completer.flush, deadline=loop.time() + 5)
+        if leftovers:
+            await self._retry_until(lambda: self._release(leftovers), deadline=loop.time() + 5)
+
+    async def _release(self, entries: Iterable[Held]) -> None:
+        held = [(e.job.id, e.job.attempt) for e in entries if not e.lost]
+        released = await self._claim_lane.call(queue_repo.release, owner=self.id, held=held)
+        log.info("handed back %d unfinished job(s)", len(released))
+        for entry in entries:
+            self.book.discard(entry)
+
+    async def _retry_until(self, step: Any, *, deadline: float) -> None:
+        """Shutdown steps retry through a short outage; past `deadline` the leases expire
+        instead and the jobs are re-run elsewhere (nothing is lost either way)."""
+        loop = asyncio.get_running_loop()
+        failures = 0
+        while True:
+            try:
+                await step()
+                return
+            except DB_ERRORS as exc:
+                failures += 1
+                if loop.time() >= deadline:
+                    log.warning("giving up at shutdown (%s); leases will expire instead", exc)
+                    return
+                await asyncio.sleep(reconnect_delay(failures))
+
+    async def _close(self) -> None:
+        lane = Lane(self._pool, self.settings.db_timeout_seconds)
+        with contextlib.suppress(*DB_ERRORS):
+            await lane.call(queue_repo.worker_stopped, worker_id=self.id)
+        await lane.close()
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Give back connections and close the executors (`run()` does this itself)."""
+        await self._claim_lane.close()
+        await self.completer.close()
+        self.waker.close()
+        for executor in self._executors.values():
+            with contextlib.suppress(Exception):
+                await executor.aclose()

@@ -1,0 +1,200 @@
+"""The queue repository on a real database: claim order and batching, SKIP LOCKED, renewals,
+reaping, retries, hand-back and the due-time timer."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from chronosched.db import jobs_repo, queue_repo
+from chronosched.db.pool import Pool
+from tests import factories as f
+
+
+async def _claim(pool: Pool, owner: str = "w1", limit: int = 10, lease: float = 30) -> list[int]:
+    async with pool.connection() as conn:
+        jobs = await queue_repo.claim(
+            conn, owner=owner, limit=limit, lease_seconds=lease, kinds=["python"]
+        )
+    return [j.id for j in jobs]
+
+
+async def _now_plus(pool: Pool, seconds: float) -> object:
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT now() + make_interval(secs => %s) AS t", (seconds,))
+        row = await cur.fetchone()
+    assert row is not None
+    return row["t"]
+
+
+async def test_claim__priority_first_then_oldest_due(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "d")
+        [low] = await f.jobs(conn, d, priority=0)
+        [high] = await f.jobs(conn, d, priority=5)
+        [low_older] = await f.jobs(conn, d, priority=0)
+        # inserts never set a due time in the past; age this one by hand
+        await conn.execute("UPDATE jobs SET due_at = now() - interval '1 hour' WHERE id = %s",
+                           (low_older,))  # fmt: skip
+        [future] = await f.jobs(conn, d, priority=9, due_at=await _now_plus(pool, 3600))
+    picked = [await _claim(pool, limit=1) for _ in range(4)]
+    assert picked == [[high], [low_older], [low], []]
+    async with pool.connection() as conn:
+        assert await f.status(conn, future) == "queued"
+
+
+async def test_claim__batches_up_to_limit_and_sets_the_lease(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "d", max_attempts=4)
+        ids = await f.jobs(conn, d, 25)
+    first = await _claim(pool, limit=10)
+    second = await _claim(pool, limit=100)
+    assert len(first) == 10 and len(second) == 15
+    assert sorted(first + second) == ids
+    async with pool.connection() as conn:
+        row = await jobs_repo.get_job(conn, ids[0])
+    assert (row["status"], row["lease_owner"], row["attempt"]) == ("running", "w1", 1)
+
+
+async def test_claim__returns_what_the_executor_needs(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "shape", payload_template={"task": "noop"}, max_attempts=7)
+        [job] = await f.jobs(conn, d)
+        [claimed] = await queue_repo.claim(
+            conn, owner="w", limit=1, lease_seconds=30, kinds=["python"]
+        )
+    assert claimed.id == job and claimed.def_name == "shape" and claimed.max_attempts == 7
+    assert claimed.payload == {"task": "noop"} and claimed.parent_results == {}
+
+
+async def test_claim__only_kinds_the_worker_accepts(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "c", kind="cmd", payload_template={"cmd": "true"})
+        await f.jobs(conn, d, 3)
+    assert await _claim(pool) == []
+
+
+async def test_claim__concurrent_claimers_skip_locked_rows_and_never_share(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "d")
+        ids = await f.jobs(conn, d, 300)
+    results = await asyncio.gather(*(_claim(pool, owner=f"w{i}", limit=40) for i in range(6)))
+    rest = await _claim(pool, owner="late", limit=1000)
+    claimed = [i for r in results for i in r] + rest
+    assert sorted(claimed) == ids  # everything claimed exactly once
+
+
+async def test_renew__extends_only_leases_still_held(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "d")
+        a, b = await f.jobs(conn, d, 2)
+    await _claim(pool, lease=5)
+    async with pool.connection() as conn:
+        await jobs_repo.cancel_job(conn, b)
+        still = await queue_repo.renew(conn, owner="w1", held=[(a, 1), (b, 1)], lease_seconds=60)
+        assert still == {a}
+        assert await queue_repo.renew(conn, owner="w2", held=[(a, 1)], lease_seconds=60) == set()
+        cur = await conn.execute(
+            "SELECT lease_until > now() + interval '50 seconds' AS long FROM jobs WHERE id = %s",
+            (a,),
+        )
+        assert (await cur.fetchone()) == {"long": True}
+
+
+async def test_reap__requeues_expired_leases_only(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "d")
+        short, long = await f.jobs(conn, d, 2)
+    await _claim(pool, owner="dead", limit=1, lease=0.1)
+    await _claim(pool, owner="alive", limit=1, lease=60)
+    await asyncio.sleep(0.3)
+    async with pool.connection() as conn:
+        assert await queue_repo.reap(conn) == {short: "queued"}
+        assert await queue_repo.reap(conn) == {}
+        assert await f.status(conn, long) == "running"
+
+
+async def test_fail__retries_then_fails_for_good(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "d", max_attempts=2)
+        [job] = await f.jobs(conn, d)
+    for attempt, expected in ((1, "queued"), (2, "failed")):
+        assert await _claim(pool) == [job]
+        async with pool.connection() as conn:
+            failure = queue_repo.Failure(job, attempt, f"broke {attempt}", retry_in=0.0)
+            assert await queue_repo.fail(conn, owner="w1", failures=[failure]) == {job: expected}
+    async with pool.connection() as conn:
+        row = await jobs_repo.get_job(conn, job)
+    assert (row["attempt"], row["last_error"]) == (2, "broke 2")
+
+
+async def test_fail__retry_waits_for_the_backoff(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "d")
+        [job] = await f.jobs(conn, d)
+    await _claim(pool)
+    async with pool.connection() as conn:
+        failure = queue_repo.Failure(job, 1, "later", retry_in=120.0)
+        await queue_repo.fail(conn, owner="w1", failures=[failure])
+        wait = await queue_repo.next_due_in(conn)
+    assert await _claim(pool) == []
+    assert wait is not None and 100 < wait <= 120
+
+
+async def test_fail__non_retryable_fails_at_once(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "d", max_attempts=5)
+        [job] = await f.jobs(conn, d)
+    await _claim(pool)
+    async with pool.connection() as conn:
+        failure = queue_repo.Failure(job, 1, "bad payload", retryable=False)
+        assert await queue_repo.fail(conn, owner="w1", failures=[failure]) == {job: "failed"}
+
+
+async def test_release__hands_back_without_counting_the_attempt(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "d")
+        [job] = await f.jobs(conn, d)
+    await _claim(pool)
+    async with pool.connection() as conn:
+        assert await queue_repo.release(conn, owner="w1", held=[(job, 1)]) == {job}
+        row = await jobs_repo.get_job(conn, job)
+    assert (row["status"], row["attempt"]) == ("queued", 0)
+
+
+async def test_next_due_in__none_when_nothing_waits(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        assert await queue_repo.next_due_in(conn) is None
+        d = await f.definition(conn, "d", delay=timedelta(seconds=0))
+        await f.jobs(conn, d, due_at=await _now_plus(pool, 30))
+        wait = await queue_repo.next_due_in(conn)
+    assert wait is not None and 25 < wait <= 30
+
+
+async def test_save_logs__one_row_per_attempt(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "d")
+        [job] = await f.jobs(conn, d)
+        records = [
+            queue_repo.LogRecord(job, 1, "out\x00", "err", "boom", 2),
+            queue_repo.LogRecord(job, 2, "", "", None, 0),
+        ]
+        await queue_repo.save_logs(conn, worker_id="w1", records=records)
+        logs = await jobs_repo.job_logs(conn, job)
+    assert [(r["attempt"], r["stdout"], r["exit_code"]) for r in logs] == [
+        (1, "out", 2),
+        (2, "", 0),
+    ]
+
+
+async def test_workers_registry__register_heartbeat_stop(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        await queue_repo.register_worker(
+            conn, worker_id="h:1:x", host="h", pid=1, kinds=["python"], concurrency=4
+        )
+        await queue_repo.worker_heartbeat(conn, worker_id="h:1:x", running=3)
+        [row] = await queue_repo.list_workers(conn)
+        assert (row["running"], row["alive"]) == (3, True)
+        await queue_repo.worker_stopped(conn, worker_id="h:1:x")
+        [row] = await queue_repo.list_workers(conn)
+    assert row["alive"] is False

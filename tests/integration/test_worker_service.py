@@ -1,0 +1,254 @@
+"""The worker service against a real database: results, retries, data flow, DAG order,
+fenced leases, graceful stop, wake-ups and the registry."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from chronosched.db import jobs_repo, queue_repo
+from chronosched.db.pool import Pool
+from chronosched.worker.service import Worker
+from chronosched.worker.settings import WorkerSettings
+from tests import factories as f
+from tests import tasks_for_tests  # noqa: F401 -- registers the tasks
+
+
+def _settings(**overrides: Any) -> WorkerSettings:
+    base: dict[str, Any] = {"kinds": ("python",), "concurrency": 8, "batch": 8, "grace_seconds": 5}
+    return WorkerSettings(**{**base, **overrides})
+
+
+async def _job(pool: Pool, job_id: int) -> dict[str, Any]:
+    async with pool.connection() as conn:
+        return await jobs_repo.get_job(conn, job_id)
+
+
+async def _until(check: Callable[[], Any], within: float = 10.0) -> None:
+    """Poll `check` (sync or async) until it is truthy; fails after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def _status_is(pool: Pool, job_id: int, *statuses: str) -> bool:
+    return (await _job(pool, job_id))["status"] in statuses
+
+
+@asynccontextmanager
+async def _running(pool: Pool, settings: WorkerSettings) -> AsyncIterator[Worker]:
+    worker = Worker(pool, settings)
+    task = asyncio.create_task(worker.run())
+    try:
+        yield worker
+    finally:
+        worker.request_stop(immediate=True)
+        await asyncio.wait_for(task, 15)
+
+
+async def test_run_once__runs_a_batch_and_stores_results(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "echo", payload_template={"task": "echo"})
+        ids = [
+            (await f.jobs(conn, d, payload={"task": "echo", "args": {"value": i}}))[0]
+            for i in range(5)
+        ]
+    worker = Worker(pool, _settings())
+    try:
+        assert await worker.run_once() == 5
+    finally:
+        await worker.aclose()
+    for i, job_id in enumerate(ids):
+        row = await _job(pool, job_id)
+        assert (row["status"], row["result"], row["lease_owner"]) == ("succeeded", i, None)
+
+
+async def test_run_once__claims_no_more_than_the_free_slots(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "n", payload_template={"task": "noop"})
+        await f.jobs(conn, d, 10)
+    worker = Worker(pool, _settings(concurrency=3, batch=100))
+    try:
+        assert await worker.run_once() == 3
+    finally:
+        await worker.aclose()
+
+
+async def test_failures__retry_with_backoff_then_fail_with_logs(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(
+            conn, "b", payload_template={"task": "boom", "args": {"message": "no"}}, max_attempts=3
+        )
+        [job] = await f.jobs(conn, d)
+    worker = Worker(pool, _settings())
+    await worker.run(until_empty=True)
+    row = await _job(pool, job)
+    assert (row["status"], row["attempt"], row["last_error"]) == ("failed", 3, "RuntimeError: no")
+    async with pool.connection() as conn:
+        logs = await jobs_repo.job_logs(conn, job)
+    assert [r["attempt"] for r in logs] == [1, 2, 3]
+    assert all("RuntimeError: no" in r["stderr"] for r in logs)
+
+
+async def test_payload_error__fails_without_retry(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "u", payload_template={"task": "no-such"}, max_attempts=5)
+        [job] = await f.jobs(conn, d)
+    await Worker(pool, _settings()).run(until_empty=True)
+    row = await _job(pool, job)
+    assert (row["status"], row["attempt"]) == ("failed", 1)
+    assert row["last_error"].startswith("invalid payload: no task named 'no-such'")
+
+
+async def test_data_flow__parents_results_reach_children(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        echo = await f.definition(conn, "echo", payload_template={"task": "echo"})
+        summer = await f.definition(conn, "sum", payload_template={"task": "sum_parents"})
+        dag = await f.dag(conn)
+        [p1] = await f.jobs(conn, echo, dag_id=dag, name="p1",
+                            payload={"task": "echo", "args": {"value": 2}})  # fmt: skip
+        [p2] = await f.jobs(conn, echo, dag_id=dag, name="p2",
+                            payload={"task": "echo", "args": {"value": 3}})  # fmt: skip
+        [total] = await f.jobs(conn, summer, dag_id=dag, name="total")
+        text = "${parents.total} from ${parents." + str(total) + "}"
+        [templated] = await f.jobs(
+            conn, echo, dag_id=dag, name="templated",
+            payload={"task": "echo", "args": {"value": text}},
+        )  # fmt: skip
+        for parent in (p1, p2):
+            await f.edge(conn, dag, parent, total)
+        await f.edge(conn, dag, total, templated)
+    await Worker(pool, _settings()).run(until_empty=True)
+    assert (await _job(pool, total))["result"] == 5
+    assert (await _job(pool, templated))["result"] == "5 from 5"
+
+
+async def test_dag_order__child_starts_after_parent_finished_plus_delay(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        plain = await f.definition(conn, "first", payload_template={"task": "started_at"})
+        delayed = await f.definition(
+            conn, "later", payload_template={"task": "started_at"}, delay=timedelta(seconds=0.5)
+        )
+        dag = await f.dag(conn)
+        [parent] = await f.jobs(conn, plain, dag_id=dag)
+        [child] = await f.jobs(conn, delayed, dag_id=dag)
+        await f.edge(conn, dag, parent, child)
+    # A long poll: only the due-time timer can wake the worker for the delayed child in time.
+    async with _running(pool, _settings(poll_seconds=60)):
+        await _until(lambda: _status_is(pool, child, "succeeded"), within=5)
+    p, c = await _job(pool, parent), await _job(pool, child)
+    assert c["started_at"] >= p["finished_at"] + timedelta(seconds=0.5)
+    assert c["started_at"] < p["finished_at"] + timedelta(seconds=2.5)
+
+
+async def test_notify__wakes_an_idle_worker_at_once(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "n", payload_template={"task": "noop"})
+    async with _running(pool, _settings(poll_seconds=60)) as worker:
+        await _until(lambda: worker.started == 0 and worker.waker is not None)
+        await asyncio.sleep(0.3)  # the worker is asleep on an empty queue
+        async with pool.connection() as conn:
+            [job] = await f.jobs(conn, d)
+        began = time.monotonic()
+        await _until(lambda: _status_is(pool, job, "succeeded"), within=3)
+    assert time.monotonic() - began < 1.0
+
+
+async def test_lease_lost__running_job_is_killed_and_its_result_dropped(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(
+            conn, "slow", payload_template={"task": "record", "args": {"sleep": 30}}
+        )
+        [job] = await f.jobs(conn, d)
+    async with _running(pool, _settings(lease_seconds=0.9)) as worker:
+        await _until(lambda: worker.running == 1)
+        async with pool.connection() as conn:
+            await jobs_repo.cancel_job(conn, job)  # ends the lease: the next heartbeat notices
+        await _until(lambda: worker.killed == 1, within=3)
+        await _until(lambda: worker.running == 0, within=3)
+    row = await _job(pool, job)
+    assert (row["status"], row["result"]) == ("cancelled", None)
+
+
+async def test_stale_worker__late_completion_is_refused(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "e", payload_template={"task": "echo", "args": {"value": 1}})
+        [job] = await f.jobs(conn, d)
+    stale = Worker(pool, _settings(worker_id="stale", lease_seconds=0.2))
+    async with pool.connection() as conn:
+        [claimed] = await queue_repo.claim(
+            conn, owner="stale", limit=1, lease_seconds=0.2, kinds=["python"]
+        )
+    await asyncio.sleep(0.4)
+    await stale.reaper.run_once()
+    fresh = Worker(pool, _settings(worker_id="fresh"))
+    try:
+        assert await fresh.run_once() == 1
+        entry = stale.book.add(claimed, time.monotonic())
+        stale.completer.succeed(entry, {"stale": True}, None)
+        await stale.completer.flush()
+    finally:
+        await fresh.aclose()
+        await stale.aclose()
+    assert (stale.completer.stored, stale.completer.dropped) == (0, 1)
+    row = await _job(pool, job)
+    assert (row["status"], row["attempt"], row["result"]) == ("succeeded", 2, 1)
+
+
+async def test_graceful_stop__running_job_finishes_within_grace(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(
+            conn, "s", payload_template={"task": "record", "args": {"sleep": 0.4}}
+        )
+        [job] = await f.jobs(conn, d)
+    worker = Worker(pool, _settings(grace_seconds=10))
+    task = asyncio.create_task(worker.run())
+    await _until(lambda: worker.running == 1)
+    worker.request_stop()
+    await asyncio.wait_for(task, 5)
+    row = await _job(pool, job)
+    assert (row["status"], row["attempt"]) == ("succeeded", 1)
+
+
+async def test_graceful_stop__past_grace_the_job_is_handed_back(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(
+            conn, "s", payload_template={"task": "record", "args": {"sleep": 30}}
+        )
+        [job] = await f.jobs(conn, d)
+    worker = Worker(pool, _settings(grace_seconds=0.2))
+    task = asyncio.create_task(worker.run())
+    await _until(lambda: worker.running == 1)
+    worker.request_stop()
+    await asyncio.wait_for(task, 5)
+    row = await _job(pool, job)
+    assert (row["status"], row["attempt"], row["lease_owner"]) == ("queued", 0, None)
+    async with pool.connection() as conn:
+        [registered] = await queue_repo.list_workers(conn)
+    assert (registered["id"], registered["alive"]) == (worker.id, False)
+
+
+async def test_second_stop_request__hands_back_at_once(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        d = await f.definition(
+            conn, "s", payload_template={"task": "record", "args": {"sleep": 30}}
+        )
+        [job] = await f.jobs(conn, d)
+    worker = Worker(pool, _settings(grace_seconds=60))
+    task = asyncio.create_task(worker.run())
+    await _until(lambda: worker.running == 1)
+    worker.request_stop()
+    await asyncio.sleep(0.1)
+    worker.request_stop()
+    await asyncio.wait_for(task, 5)
+    assert await _status_is(pool, job, "queued")
