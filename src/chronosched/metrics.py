@@ -11,6 +11,7 @@ docs/operations.md, "Metrics", for the list and what each one means.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -89,6 +90,26 @@ def record_claim(kind: str, wait_seconds: float | None = None, *, dag_child: boo
         CLAIM_LATENCY.observe(wait)
         if dag_child:
             DAG_HOP_LATENCY.observe(wait)
+
+
+def record_claims(claimed: Iterable[tuple[str, float, bool]]) -> None:
+    """A claimed batch of (kind, wait_seconds, dag_child): one counter update per kind."""
+    per_kind: collections.Counter[str] = collections.Counter()
+    observe_claim, observe_hop = CLAIM_LATENCY.observe, DAG_HOP_LATENCY.observe
+    for kind, wait_seconds, dag_child in claimed:
+        per_kind[kind] += 1
+        wait = max(wait_seconds, 0.0)
+        observe_claim(wait)
+        if dag_child:
+            observe_hop(wait)
+    for kind, count in per_kind.items():
+        JOBS_CLAIMED.labels(kind).inc(count)
+
+
+def record_outcomes(kinds: Iterable[str], outcome: str) -> None:
+    """Stored attempts of a batch, counted per kind."""
+    for kind, count in collections.Counter(kinds).items():
+        JOBS_FINISHED.labels(kind, outcome).inc(count)
 
 
 def record_outcome(kind: str, outcome: str, count: int = 1) -> None:

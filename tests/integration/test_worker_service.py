@@ -252,3 +252,28 @@ async def test_second_stop_request__hands_back_at_once(pool: Pool) -> None:
     worker.request_stop()
     await asyncio.wait_for(task, 5)
     assert await _status_is(pool, job, "queued")
+
+
+async def test_metrics__a_worker_batch_moves_claim_and_outcome_counters(pool: Pool) -> None:
+    from prometheus_client import REGISTRY
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    claimed = sample("chronosched_jobs_claimed_total", kind="python")
+    succeeded = sample("chronosched_jobs_finished_total", kind="python", outcome="succeeded")
+    waits = sample("chronosched_claim_latency_seconds_count")
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "echo", payload_template={"task": "echo"})
+        await f.jobs(conn, d, 4, payload={"task": "echo", "args": {"value": 1}})
+    worker = Worker(pool, _settings())
+    try:
+        assert await worker.run_once() == 4
+    finally:
+        await worker.aclose()
+    assert sample("chronosched_jobs_claimed_total", kind="python") - claimed == 4
+    assert sample("chronosched_claim_latency_seconds_count") - waits == 4
+    assert (
+        sample("chronosched_jobs_finished_total", kind="python", outcome="succeeded") - succeeded
+        == 4
+    )

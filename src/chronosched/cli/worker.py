@@ -6,7 +6,8 @@ import asyncio
 
 import typer
 
-from chronosched.cli.main import DatabaseUrlOption, app, setup_logging
+from chronosched import metrics
+from chronosched.cli.main import DatabaseUrlOption, MetricsPortOption, app, setup_logging
 from chronosched.config import Settings
 from chronosched.db import database
 from chronosched.executors import EXECUTOR_KINDS
@@ -76,9 +77,12 @@ def worker_cmd(
         help="Let http jobs reach link-local/metadata addresses.",
     ),
     log_level: str = typer.Option("info", "--log-level", envvar="CHRONOSCHED_LOG_LEVEL"),
+    metrics_port: int | None = MetricsPortOption,
 ) -> None:
     """Run a worker: claim due jobs, run them, report results, until SIGTERM/SIGINT."""
     setup_logging(log_level)
+    if metrics_port:
+        metrics.serve(metrics_port)
     fields: dict[str, object] = {
         "concurrency": concurrency,
         "kinds": kinds,

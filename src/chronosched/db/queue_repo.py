@@ -32,6 +32,8 @@ class ClaimedJob:
     backoff_base_seconds: float
     backoff_max_seconds: float
     parent_results: dict[str, Any]
+    wait_seconds: float = 0.0  # now() - due_at at the claim: queue wait (and DAG hop) latency
+    has_parents: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -70,6 +72,8 @@ def _claimed(row: dict[str, Any]) -> ClaimedJob:
         backoff_base_seconds=row["backoff_base_seconds"],
         backoff_max_seconds=row["backoff_max_seconds"],
         parent_results=row["parent_results"] or {},
+        wait_seconds=row["wait_seconds"],
+        has_parents=row["parent_count"] > 0,
     )
 
 

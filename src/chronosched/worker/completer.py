@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from chronosched import metrics
 from chronosched.db import queue_repo
 from chronosched.db.pool import AsyncConn, Pool
 from chronosched.worker.backoff import reconnect_delay
@@ -156,12 +157,20 @@ class Completer:
                 conn, owner=owner, failures=[failure for _, failure in batch.failed]
             )
             self._settle([entry for entry, _ in batch.failed], statuses.keys())
+            for outcome in ("queued", "failed"):
+                metrics.record_outcomes(
+                    (e.job.kind for e, _ in batch.failed if statuses.get(e.job.id) == outcome),
+                    "retried" if outcome == "queued" else "failed",
+                )
             batch.failed = []
         if batch.done:
             accepted = await queue_repo.complete(
                 conn, owner=owner, done=[(e.job.id, e.job.attempt, r) for e, r in batch.done]
             )
             self._settle([entry for entry, _ in batch.done], accepted)
+            metrics.record_outcomes(
+                (e.job.kind for e, _ in batch.done if e.job.id in accepted), "succeeded"
+            )
             batch.done = []
 
     def _settle(self, entries: list[Held], accepted: Any) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import random
 
+from chronosched import metrics
 from chronosched.db import queue_repo
 from chronosched.db.pool import Pool
 from chronosched.worker.lane import DB_ERRORS, Lane
@@ -33,6 +34,7 @@ class Reaper:
             found = await lane.call(queue_repo.reap, limit=REAP_LIMIT)
         finally:
             await lane.close()
+        metrics.record_reaped(found)
         if found:
             self.reaped += len(found)
             log.info("re-queued or failed %d job(s) whose lease expired", len(found))

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from chronosched import metrics
 from chronosched.db import queue_repo
 from chronosched.db.pool import Pool
 from chronosched.executors import (
@@ -157,6 +158,8 @@ class Worker:
             entry.task = loop.create_task(self._execute(entry))
         self._running += len(jobs)
         self.started += len(jobs)
+        if jobs:
+            metrics.record_claims((j.kind, j.wait_seconds, j.has_parents) for j in jobs)
         return len(jobs)
 
     async def _claim_loop(self) -> None:
@@ -227,7 +230,12 @@ class Worker:
                 outcome = ExecutionOutcome(False, None, f"invalid payload: {exc}")
                 retryable = False
             except Exception as exc:  # an executor bug must fail the job, not the worker
-                log.exception("executor %s failed on job %d", job.kind, job.id)
+                log.exception(
+                    "executor %s failed on job %d",
+                    job.kind,
+                    job.id,
+                    extra={"job_id": job.id, "dag_id": job.dag_id, "attempt": job.attempt},
+                )
                 outcome = ExecutionOutcome(False, None, f"{type(exc).__name__}: {exc}")
         finally:
             self._running -= 1
@@ -262,7 +270,14 @@ class Worker:
         self.book.discard(entry)
         if entry.task is not None and not entry.task.done():
             self.killed += 1
-            log.warning("killing job %d attempt %d: %s", entry.job.id, entry.job.attempt, reason)
+            metrics.LEASES_LOST.inc()
+            log.warning(
+                "killing job %d attempt %d: %s",
+                entry.job.id,
+                entry.job.attempt,
+                reason,
+                extra={"job_id": entry.job.id, "dag_id": entry.job.dag_id, "worker_id": self.id},
+            )
             entry.task.cancel()
 
     # ------------------------------------------------------------------ leases and registry

@@ -24,6 +24,7 @@ UPDATE jobs j
  WHERE j.id = ANY (ARRAY(SELECT id FROM picked)) AND d.id = j.def_id
 RETURNING j.id, j.attempt, j.max_attempts, j.kind, j.payload, j.dag_id, j.name, d.name AS def_name,
           j.scheduled_for, j.timeout_seconds, d.backoff_base_seconds, d.backoff_max_seconds,
+          extract(epoch FROM now() - j.due_at)::float8 AS wait_seconds, j.parent_count,
           CASE WHEN j.parent_count > 0 THEN (
               SELECT jsonb_object_agg(p.id::text, jsonb_build_object('name', p.name,
                                                                      'result', p.result))
