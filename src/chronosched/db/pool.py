@@ -29,7 +29,12 @@ async def open_pool(
     statement_timeout_ms: int = 30_000,
     name: str = "chronosched",
 ) -> Pool:
-    """Open a pool and wait until its first connection works (fails fast on a bad URL)."""
+    """Open a pool and wait until its first connection works (fails fast on a bad URL).
+
+    No `check` callback: it would add a round trip to every checkout (every API request). A
+    connection broken by a database restart fails its one request, and the pool discards it
+    when it comes back in a bad state.
+    """
     pool: Pool = AsyncConnectionPool(
         url,
         min_size=min_size,
@@ -38,7 +43,6 @@ async def open_pool(
         connection_class=AsyncConnection,
         open=False,
         name=name,
-        check=AsyncConnectionPool.check_connection,
     )
     await pool.open(wait=True, timeout=30)
     return pool
