@@ -119,6 +119,12 @@ def create_app(
     return app
 
 
+def app_from_env() -> FastAPI:
+    """The app configured from the environment: the factory `chronosched server --workers N`
+    hands to uvicorn, which imports it in each of its processes."""
+    return create_app(ApiSettings())
+
+
 def _attach(app: FastAPI, pool: Pool) -> None:
     app.state.pool = pool
     app.state.tokens = auth.TokenCache(pool)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -55,6 +56,13 @@ def server(
         help="Serve a non-loopback address with no token configured.",
     ),
     log_level: str = typer.Option("info", envvar="CHRONOSCHED_LOG_LEVEL"),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        envvar="CHRONOSCHED_API_WORKERS",
+        help="Server processes sharing the port (one event loop each; use about one per core).",
+    ),
 ) -> None:
     """Run the REST API (several may run behind a load balancer)."""
     import uvicorn
@@ -71,7 +79,19 @@ def server(
             sys.exit(2)
         settings = settings.model_copy(update={"database_url": url})
         console.print(f"Chronosched API on http://{host}:{port}/api/v1 (docs /docs)")
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level.lower())
+        if workers == 1:
+            uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level.lower())
+            return
+        # Worker processes build their own app from the environment (uvicorn imports a factory).
+        os.environ["DATABASE_URL"] = url
+        uvicorn.run(
+            "chronosched.api.app:app_from_env",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level=log_level.lower(),
+        )
 
 
 def _with_conn(database_url: str | None, action: Callable[[AsyncConn], Awaitable[T]]) -> T:
