@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 LINT_PATHS := src tests $(wildcard benchmarks demo_client.py)
 
 .DEFAULT_GOAL := help
-.PHONY: help install up test test-unit test-slow lint fmt bench lock clean
+.PHONY: help install up test test-unit test-slow lint fmt bench lock clean browser
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,8 +31,13 @@ fmt: install ## format the code
 	$(BIN)/ruff format $(LINT_PATHS)
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 
-test: install lint ## every check: lint, then all tests (embedded PostgreSQL 18 unless CHRONOSCHED_TEST_DATABASE_URL is set)
+test: install lint browser ## every check: lint, then all tests (embedded PostgreSQL 18 unless CHRONOSCHED_TEST_DATABASE_URL is set)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+browser: ## Debian's chromium for the UI tests (installed with apt-get when missing; no browser download)
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
 test-unit: install ## unit tests only (no database)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
