@@ -32,7 +32,7 @@ fmt: install ## format the code
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 
 test: install lint browser ## every check: lint, then all tests (embedded PostgreSQL 18 unless CHRONOSCHED_TEST_DATABASE_URL is set)
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" --cov=chronosched --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 browser: ## Debian's chromium for the UI tests (installed with apt-get when missing; no browser download)
 	@test -x /usr/bin/chromium || { \
