@@ -78,7 +78,7 @@ def migrate_cmd(
             console.print("database is up to date")
 
 
-# Sub-commands register themselves on `app` when imported.
+# Sub-commands register themselves on `app` when imported (hence the late, unused imports).
 from chronosched.cli import client as _client  # noqa: E402,F401
 from chronosched.cli import scheduler as _scheduler  # noqa: E402,F401
 from chronosched.cli import server as _server  # noqa: E402,F401
