@@ -1,0 +1,118 @@
+"""`cmd` throughput: 2,000 `cmd` jobs running `true` through one `chronosched worker` process,
+against the raw rate at which Python spawns `true` on the same machine
+(`asyncio.create_subprocess_exec` with the same concurrency, output piped as a job's is).
+
+A `cmd` job is `/bin/sh -c true` (the shell's builtin `true`, one process), so the raw rate of
+`sh -c true` is printed too; the goal (issue 4) is within 80% of raw `true`. The worker's rate
+is measured on the database clock like `benchmarks.worker_throughput` (first `started_at` to last
+`finished_at`); the raw rate on the wall clock from the first spawn to the last exit.
+
+Run: `python -m benchmarks.cmd_throughput` (embedded PostgreSQL 18 unless
+CHRONOSCHED_BENCH_DATABASE_URL is set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests import factories
+
+from benchmarks.common import admin_url, fresh_database, machine, median
+from benchmarks.worker_throughput import drain_rate
+from chronosched.db.pool import open_pool
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def enqueue(url: str, jobs: int) -> None:
+    """`jobs` cmd jobs running `true`, in batches (untimed)."""
+    pool = await open_pool(url, max_size=1)
+    try:
+        async with pool.connection() as conn:
+            d = await factories.definition(
+                conn, "true", kind="cmd", payload_template={"cmd": "true"}
+            )
+            for start in range(0, jobs, 5000):
+                await factories.jobs(conn, d, min(5000, jobs - start))
+            await conn.execute("VACUUM ANALYZE jobs")
+    finally:
+        await pool.close()
+
+
+def run_worker(url: str, concurrency: int) -> None:
+    """One `--kinds cmd` worker draining the queue; claims capped by free slots anyway."""
+    args = [
+        sys.executable, "-m", "chronosched", "worker", "--database-url", url, "--kinds", "cmd",
+        "--until-empty", "--concurrency", str(concurrency), "--batch", str(concurrency),
+        "--log-level", "warning",
+    ]  # fmt: skip
+    proc = subprocess.run(args, cwd=ROOT, env=os.environ.copy(), timeout=600, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker exited with {proc.returncode}")
+
+
+async def raw_rate(argv: list[str], jobs: int, concurrency: int) -> float:
+    """Processes per second spawned and reaped by `concurrency` loops sharing `jobs` spawns."""
+    remaining = jobs
+
+    async def loop() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+            await proc.communicate()
+            if proc.returncode != 0:
+                raise RuntimeError(f"{argv} exited with {proc.returncode}")
+
+    start = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    return jobs / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    ours: list[float] = []
+    raw_true: list[float] = []
+    raw_sh: list[float] = []
+    with admin_url() as admin:
+        with fresh_database(admin) as url:
+            print(f"machine: {machine(url)}", flush=True)
+        for _ in range(args.runs):  # interleaved, so the machine's noise hits both alike
+            raw_true.append(asyncio.run(raw_rate(["true"], args.jobs, args.concurrency)))
+            raw_sh.append(
+                asyncio.run(raw_rate(["/bin/sh", "-c", "true"], args.jobs, args.concurrency))
+            )
+            with fresh_database(admin) as url:
+                asyncio.run(enqueue(url, args.jobs))
+                run_worker(url, args.concurrency)
+                ours.append(asyncio.run(drain_rate(url, args.jobs)))
+    runs = lambda xs: ", ".join(f"{x:,.0f}" for x in xs)  # noqa: E731
+    print(f"{args.jobs:,} spawns per run, concurrency {args.concurrency}, {args.runs} run(s)")
+    print(f"raw Python spawn of `true`:        median {median(raw_true):,.0f}/s ({runs(raw_true)})")
+    print(f"raw Python spawn of `sh -c true`:  median {median(raw_sh):,.0f}/s ({runs(raw_sh)})")
+    print(f"chronosched cmd jobs `true`:       median {median(ours):,.0f} jobs/s ({runs(ours)})")
+    print(
+        f"chronosched / raw `true`: {median(ours) / median(raw_true):.0%}; "
+        f"/ raw `sh -c true`: {median(ours) / median(raw_sh):.0%} (goal: >= 80% of raw `true`)",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
