@@ -48,7 +48,8 @@ JOBS_FINISHED = prometheus_client.Counter(
 )
 CLAIM_LATENCY = prometheus_client.Histogram(
     "chronosched_claim_latency_seconds",
-    "How long a due job waited in the queue before a worker claimed it (database clock).",
+    "How long due jobs waited in the queue before a worker claimed them (database clock); "
+    "one observation per claimed batch: its longest wait.",
     buckets=_LATENCY_BUCKETS,
 )
 DAG_HOP_LATENCY = prometheus_client.Histogram(
@@ -93,15 +94,21 @@ def record_claim(kind: str, wait_seconds: float | None = None, *, dag_child: boo
 
 
 def record_claims(claimed: Iterable[tuple[str, float, bool]]) -> None:
-    """A claimed batch of (kind, wait_seconds, dag_child): one counter update per kind."""
+    """A claimed batch of (kind, wait_seconds, dag_child).
+
+    The hot path of a worker: one counter update per kind, and one claim-latency observation
+    per batch (its longest wait), since a histogram observation per job cost ~5 µs of the
+    ~40 µs a no-op job takes. DAG children (rarer) are observed one by one.
+    """
     per_kind: collections.Counter[str] = collections.Counter()
-    observe_claim, observe_hop = CLAIM_LATENCY.observe, DAG_HOP_LATENCY.observe
+    longest = 0.0
     for kind, wait_seconds, dag_child in claimed:
         per_kind[kind] += 1
-        wait = max(wait_seconds, 0.0)
-        observe_claim(wait)
+        longest = max(longest, wait_seconds)
         if dag_child:
-            observe_hop(wait)
+            DAG_HOP_LATENCY.observe(max(wait_seconds, 0.0))
+    if per_kind:
+        CLAIM_LATENCY.observe(longest)
     for kind, count in per_kind.items():
         JOBS_CLAIMED.labels(kind).inc(count)
 

@@ -46,13 +46,21 @@ def render_payload(template: Any, ctx: JobContext) -> Any:
     return _render(template, ctx)
 
 
+_SMALL = 8  # containers up to this size are walked: cheaper than serialising them
+
+
 def _may_contain_placeholder(value: Any) -> bool:
-    # json.dumps runs in C: far cheaper than walking a large payload in Python. `$` only occurs
-    # inside JSON strings and `{` is never escaped, so "${" in the dump means "${" in a string.
+    # Small containers (the common payload, e.g. {"task": ..., "args": {...}}) are walked; for
+    # large ones json.dumps runs in C and beats a Python walk. `$` only occurs inside JSON
+    # strings and `{` is never escaped, so "${" in the dump means "${" in a string. Keys are
+    # never rendered, so only values are looked at.
     if isinstance(value, str):
         return "${" in value
     if not isinstance(value, dict | list):
         return False
+    if len(value) <= _SMALL:
+        items = value.values() if isinstance(value, dict) else value
+        return any(_may_contain_placeholder(item) for item in items)
     try:
         return "${" in json.dumps(value, check_circular=False)
     except (TypeError, ValueError):  # not plain JSON: let the walk decide
