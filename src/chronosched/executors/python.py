@@ -44,14 +44,15 @@ class PythonExecutor:
     ) -> ExecutionOutcome:
         spec, kwargs = _resolve(payload, ctx)
         timeout = timeout_of(payload, timeout)
+        deadline: asyncio.Timeout | None = None
         try:
-            async with asyncio.timeout(timeout) as deadline:
-                if spec.is_async:
-                    result = await spec.fn(**kwargs)
-                else:
-                    result = await asyncio.to_thread(spec.fn, **kwargs)
+            if timeout is None:  # the common case: no timeout context to enter and leave
+                result = await _call(spec, kwargs)
+            else:
+                async with asyncio.timeout(timeout) as deadline:
+                    result = await _call(spec, kwargs)
         except TimeoutError as exc:
-            if deadline.expired():
+            if deadline is not None and deadline.expired():
                 return ExecutionOutcome(False, None, timed_out_message(timeout or 0.0))
             return _failed(exc)
         except TypeError as exc:
@@ -67,6 +68,13 @@ class PythonExecutor:
 
     async def aclose(self) -> None:
         return None
+
+
+async def _call(spec: tasks.TaskSpec, kwargs: dict[str, Any]) -> Any:
+    """Await an async task; run a sync one in a thread (it must not block the event loop)."""
+    if spec.is_async:
+        return await spec.fn(**kwargs)
+    return await asyncio.to_thread(spec.fn, **kwargs)
 
 
 def _resolve(payload: dict[str, Any], ctx: JobContext) -> tuple[tasks.TaskSpec, dict[str, Any]]:
