@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -220,3 +221,25 @@ async def test_definitions__list_paginates_and_unknown_ids_are_404(
     assert_problem(await client.get("/definitions/00000000-0000-0000-0000-000000000000"), 404)
     assert_problem(await client.get("/definitions/not-a-uuid"), 422)
     assert_problem(await client.get("/definitions", params={"cursor": "garbage"}), 422)
+
+
+async def test_definitions__events_show_pauses_and_skipped_ticks_newest_first(
+    client: httpx.AsyncClient, pool: Pool
+) -> None:
+    d = await definition(client, "Ev", cronSpec="@every 1h")
+    await client.post(f"/definitions/{d['id']}/pause")
+    await client.post(f"/definitions/{d['id']}/resume")
+    async with pool.connection() as conn:
+        await conn.execute(
+            """INSERT INTO scheduler_events (def_id, scheduled_for, event, detail)
+               VALUES (%s, now(), 'overlap_skipped', 'previous run still running')""",
+            (d["id"],),
+        )
+    page = await client.get(f"/definitions/{d['id']}/events", params={"limit": 2})
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert [e["event"] for e in body["items"]] == ["overlap_skipped", "resumed"]
+    assert body["items"][0]["defId"] == d["id"]
+    rest = await client.get(f"/definitions/{d['id']}/events", params={"cursor": body["nextCursor"]})
+    assert [e["event"] for e in rest.json()["items"]] == ["paused"]
+    assert_problem(await client.get(f"/definitions/{uuid.uuid4()}/events"), 404)

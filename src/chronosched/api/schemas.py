@@ -333,6 +333,18 @@ class CancelIn(In):
     reason: Text | None = None
 
 
+class SchedulerEventOut(Out):
+    """A scheduler decision about a cron tick: missed_skipped, caught_up, overlap_skipped,
+    paused or resumed."""
+
+    id: int
+    def_id: uuid.UUID
+    scheduled_for: datetime | None
+    event: str
+    detail: str
+    created_at: datetime
+
+
 class JobLogOut(Out):
     attempt: int
     worker_id: str | None

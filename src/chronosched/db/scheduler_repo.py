@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from chronosched.db import queries
 from chronosched.db.pool import AsyncConn
@@ -109,3 +110,14 @@ async def listen(conn: AsyncConn) -> None:
 
 async def ping(conn: AsyncConn) -> None:
     await conn.execute(queries.get("scheduler_ping"))
+
+
+async def list_events(
+    conn: AsyncConn, def_id: str, *, before_id: int | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Scheduler events of a definition (all its versions), newest first; keyset by id."""
+    cur = await conn.execute(
+        queries.get("list_scheduler_events"),
+        {"def_id": def_id, "before_id": before_id, "limit": limit},
+    )
+    return list(await cur.fetchall())

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query, Response, status
 
 from chronosched import errors
 from chronosched.api import deps, schemas
-from chronosched.db import definitions_repo, jobs_repo
+from chronosched.db import definitions_repo, jobs_repo, scheduler_repo
 from chronosched.db.pool import AsyncConn
 
 
@@ -211,5 +211,24 @@ def _actions(scope: deps.ScopeDep) -> APIRouter:
         )
         nxt = deps.encode_cursor(rows[-1]["id"]) if len(rows) == limit else None
         return schemas.Page(items=[schemas.JobOut.model_validate(x) for x in rows], next_cursor=nxt)
+
+    @r.get("/definitions/{defId}/events")
+    async def definition_events(
+        def_id: deps.DefId,
+        conn: deps.Conn,
+        sc: Scope,
+        limit: deps.Limit = 100,
+        cursor: deps.Cursor = None,
+    ) -> schemas.Page[schemas.SchedulerEventOut]:
+        """What the scheduler decided about this definition's ticks (skipped or caught-up
+        ticks, pauses), for every version of it, newest first."""
+        await _get(conn, def_id, sc)
+        last = deps.cursor_values(cursor, int)
+        rows = await scheduler_repo.list_events(
+            conn, str(def_id), before_id=last[0] if last else None, limit=limit
+        )
+        nxt = deps.encode_cursor(rows[-1]["id"]) if len(rows) == limit else None
+        items = [schemas.SchedulerEventOut.model_validate(x) for x in rows]
+        return schemas.Page(items=items, next_cursor=nxt)
 
     return r

@@ -63,3 +63,15 @@ LISTEN chronosched_definitions;
 
 -- name: scheduler_ping
 SELECT 1;
+
+-- name: list_scheduler_events
+-- What the scheduler decided about a definition's ticks (skipped, caught up, paused…), newest
+-- first; the name covers every version of the definition.
+SELECT e.id, e.def_id, e.scheduled_for, e.event, e.detail, e.created_at
+  FROM scheduler_events e
+ WHERE e.def_id IN (SELECT o.id FROM job_definitions o, job_definitions d
+                     WHERE d.id = %(def_id)s AND o.namespace_id = d.namespace_id
+                       AND o.name = d.name)
+   AND (%(before_id)s::bigint IS NULL OR e.id < %(before_id)s)
+ ORDER BY e.id DESC
+ LIMIT %(limit)s;
