@@ -16,17 +16,21 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import prometheus_client
 import psycopg
-from fastapi import FastAPI, Request, Response
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chronosched.db import metrics_repo
 from chronosched.db.pool import Pool
+
+if TYPE_CHECKING:  # workers import this module: keep FastAPI out of their start-up
+    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
