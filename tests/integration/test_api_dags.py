@@ -183,3 +183,13 @@ async def test_dags__list_paginates(client: httpx.AsyncClient) -> None:
     names = [d["name"] for d in first["items"] + second["items"]]
     assert names == ["d4", "d3", "d2", "d1", "d0"]
     assert second["nextCursor"] is None
+
+
+async def test_dags__list_pages_newest_first_with_a_cursor(client: httpx.AsyncClient) -> None:
+    for name in ("p1", "p2", "p3"):
+        assert (await client.post("/dags", json={"name": name})).status_code == 201
+    first = (await client.get("/dags", params={"limit": 2})).json()
+    rest = (await client.get("/dags", params={"limit": 2, "cursor": first["nextCursor"]})).json()
+    names = [d["name"] for d in first["items"] + rest["items"]]
+    assert names == ["p3", "p2", "p1"]
+    assert rest["nextCursor"] is None

@@ -103,3 +103,14 @@ async def test_dependencies__self_edge_and_started_child_are_refused(
         await client.post(f"/dags/{dag}/dependencies", json={"parentJobId": a, "childJobId": b}),
         409,
     )
+
+
+async def test_dependencies__delete_through_another_dag_is_404_and_keeps_the_edge(
+    client: httpx.AsyncClient, pool: Pool
+) -> None:
+    dag, (a, b) = await _dag(client, "mine", 2)
+    other, _ = await _dag(client, "other", 1)
+    await client.post(f"/dags/{dag}/dependencies", json={"parentJobId": a, "childJobId": b})
+    assert_problem(await client.delete(f"/dags/{other}/dependencies/{a}/{b}"), 404)
+    assert (await fetch(pool, "SELECT count(*) AS n FROM job_dependencies"))[0]["n"] == 1
+    assert (await client.get(f"/jobs/{b}")).json()["status"] == "waiting"

@@ -6,6 +6,7 @@ import base64
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
@@ -74,8 +75,22 @@ Cursor = Annotated[
 
 
 def encode_cursor(*values: Any) -> str:
-    raw = json.dumps([str(v) if not isinstance(v, int | str) else v for v in values])
+    """An opaque keyset cursor; timestamps travel as ISO 8601, other values as text."""
+    raw = json.dumps(
+        [
+            v if isinstance(v, int | str) else v.isoformat() if isinstance(v, datetime) else str(v)
+            for v in values
+        ]
+    )
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def next_cursor(rows: list[dict[str, Any]], limit: int, *fields: str) -> str | None:
+    """The `nextCursor` of a keyset page: the last row's `fields`, or None on the last page."""
+    if len(rows) < limit:
+        return None
+    last = rows[-1]
+    return encode_cursor(*(last[f] for f in fields))
 
 
 def decode_cursor(cursor: str, n: int) -> list[Any]:

@@ -111,11 +111,7 @@ def router(namespace: deps.NamespaceDep, scope: deps.ScopeDep) -> APIRouter:
             after=(last[0], last[1]) if last else None,
             limit=limit,
         )
-        nxt = (
-            deps.encode_cursor(rows[-1]["created_at"].isoformat(), rows[-1]["id"])
-            if len(rows) == limit
-            else None
-        )
+        nxt = deps.next_cursor(rows, limit, "created_at", "id")
         return schemas.Page(items=[to_out(x) for x in rows], next_cursor=nxt)
 
     @r.get("/dags/{dagId}")

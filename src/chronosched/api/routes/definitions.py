@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query, Response, status
 
 from chronosched import errors
 from chronosched.api import deps, schemas
+from chronosched.api.routes import jobs as job_routes
 from chronosched.db import definitions_repo, jobs_repo, scheduler_repo
 from chronosched.db.pool import AsyncConn
 
@@ -85,11 +86,7 @@ def router(namespace: deps.NamespaceDep, scope: deps.ScopeDep) -> APIRouter:
             after=after,
             limit=limit,
         )
-        nxt = (
-            deps.encode_cursor(rows[-1]["name"], rows[-1]["version"])
-            if len(rows) == limit
-            else None
-        )
+        nxt = deps.next_cursor(rows, limit, "name", "version")
         return schemas.Page(items=[to_out(row) for row in rows], next_cursor=nxt)
 
     @r.get("/definitions/{defId}")
@@ -209,8 +206,7 @@ def _actions(scope: deps.ScopeDep) -> APIRouter:
         rows = await jobs_repo.list_jobs(
             conn, def_id=str(def_id), status=status_, before_id=before, limit=limit
         )
-        nxt = deps.encode_cursor(rows[-1]["id"]) if len(rows) == limit else None
-        return schemas.Page(items=[schemas.JobOut.model_validate(x) for x in rows], next_cursor=nxt)
+        return job_routes.page(rows, limit)
 
     @r.get("/definitions/{defId}/events")
     async def definition_events(
@@ -227,8 +223,7 @@ def _actions(scope: deps.ScopeDep) -> APIRouter:
         rows = await scheduler_repo.list_events(
             conn, str(def_id), before_id=last[0] if last else None, limit=limit
         )
-        nxt = deps.encode_cursor(rows[-1]["id"]) if len(rows) == limit else None
         items = [schemas.SchedulerEventOut.model_validate(x) for x in rows]
-        return schemas.Page(items=items, next_cursor=nxt)
+        return schemas.Page(items=items, next_cursor=deps.next_cursor(rows, limit, "id"))
 
     return r

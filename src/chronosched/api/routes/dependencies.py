@@ -71,11 +71,7 @@ def router(namespace: deps.NamespaceDep, scope: deps.ScopeDep) -> APIRouter:
         rows = await dependencies_repo.list_edges(
             conn, str(dag_id), limit=limit, after=(last[0], last[1]) if last else (0, 0)
         )
-        nxt = (
-            deps.encode_cursor(rows[-1]["parent_job_id"], rows[-1]["child_job_id"])
-            if len(rows) == limit
-            else None
-        )
+        nxt = deps.next_cursor(rows, limit, "parent_job_id", "child_job_id")
         return schemas.Page(
             items=[schemas.DependencyOut.model_validate(x) for x in rows], next_cursor=nxt
         )
@@ -93,18 +89,11 @@ def router(namespace: deps.NamespaceDep, scope: deps.ScopeDep) -> APIRouter:
     ) -> None:
         """Remove an edge; a child whose last unmet edge goes becomes ready."""
         await _dag(conn, dag_id, sc)
-        found = await dependencies_repo.list_edges(
-            conn, str(dag_id), limit=1, after=(parent_job_id, child_job_id - 1)
-        )
-        if not found or (found[0]["parent_job_id"], found[0]["child_job_id"]) != (
-            parent_job_id,
-            child_job_id,
-        ):
-            raise errors.NotFound(f"edge {parent_job_id} -> {child_job_id} is not in DAG {dag_id}")
+        # remove_edges only touches edges of this DAG: nothing removed means no such edge here.
         removed = await dependencies_repo.remove_edges(
             conn, str(dag_id), [(parent_job_id, child_job_id)]
         )
         if not removed:
-            raise errors.NotFound(f"edge {parent_job_id} -> {child_job_id} does not exist")
+            raise errors.NotFound(f"edge {parent_job_id} -> {child_job_id} is not in DAG {dag_id}")
 
     return r

@@ -18,8 +18,9 @@ def to_out(row: dict[str, Any]) -> schemas.JobOut:
 
 
 def page(rows: list[dict[str, Any]], limit: int, cursor_of: str = "id") -> schemas.Page[Any]:
-    nxt = deps.encode_cursor(rows[-1][cursor_of]) if len(rows) == limit else None
-    return schemas.Page(items=[to_out(row) for row in rows], next_cursor=nxt)
+    return schemas.Page(
+        items=[to_out(row) for row in rows], next_cursor=deps.next_cursor(rows, limit, cursor_of)
+    )
 
 
 def router(namespace: deps.NamespaceDep, scope: deps.ScopeDep) -> APIRouter:

@@ -31,8 +31,9 @@ async def list_namespaces(
     """Live namespaces by name."""
     last = deps.cursor_values(cursor, str)
     rows = await namespaces_repo.list_namespaces(conn, after=last[0] if last else "", limit=limit)
-    nxt = deps.encode_cursor(rows[-1]["name"]) if len(rows) == limit else None
-    return schemas.Page(items=[to_out(x) for x in rows], next_cursor=nxt)
+    return schemas.Page(
+        items=[to_out(x) for x in rows], next_cursor=deps.next_cursor(rows, limit, "name")
+    )
 
 
 @router.get("/namespaces/{namespaceId}")

@@ -24,48 +24,17 @@ VALUES (%(namespace_id)s, %(name)s, %(version)s, %(description)s)
 RETURNING id;
 
 -- name: get_dag
-SELECT d.id, d.namespace_id, d.name, d.version, d.description, d.created_at, d.deleted,
-       d.deleted_at, c.*,
-       chronosched_dag_status_v1(c.total, c.waiting + c.queued, c.running,
-                                 c.failed + c.upstream_failed, c.cancelled) AS status
-  FROM dags d
- CROSS JOIN LATERAL (
-    SELECT count(*) AS total,
-           count(*) FILTER (WHERE j.status = 'waiting') AS waiting,
-           count(*) FILTER (WHERE j.status = 'queued') AS queued,
-           count(*) FILTER (WHERE j.status = 'running') AS running,
-           count(*) FILTER (WHERE j.status = 'succeeded') AS succeeded,
-           count(*) FILTER (WHERE j.status = 'failed') AS failed,
-           count(*) FILTER (WHERE j.status = 'cancelled') AS cancelled,
-           count(*) FILTER (WHERE j.status = 'upstream_failed') AS upstream_failed
-      FROM jobs j WHERE j.dag_id = d.id) c
- WHERE d.id = %(id)s;
+SELECT * FROM dag_summaries WHERE id = %(id)s;
 
 -- name: list_dags
 -- Newest first; the status filter applies to the derived status.
-SELECT * FROM (
-    SELECT d.id, d.namespace_id, d.name, d.version, d.description, d.created_at, d.deleted,
-           d.deleted_at, c.*,
-           chronosched_dag_status_v1(c.total, c.waiting + c.queued, c.running,
-                                     c.failed + c.upstream_failed, c.cancelled) AS status
-      FROM dags d
-     CROSS JOIN LATERAL (
-        SELECT count(*) AS total,
-               count(*) FILTER (WHERE j.status = 'waiting') AS waiting,
-               count(*) FILTER (WHERE j.status = 'queued') AS queued,
-               count(*) FILTER (WHERE j.status = 'running') AS running,
-               count(*) FILTER (WHERE j.status = 'succeeded') AS succeeded,
-               count(*) FILTER (WHERE j.status = 'failed') AS failed,
-               count(*) FILTER (WHERE j.status = 'cancelled') AS cancelled,
-               count(*) FILTER (WHERE j.status = 'upstream_failed') AS upstream_failed
-          FROM jobs j WHERE j.dag_id = d.id) c
-     WHERE d.namespace_id = %(namespace_id)s
-       AND (%(include_deleted)s OR NOT d.deleted)
-       AND (%(name)s::text IS NULL OR d.name = %(name)s)
-       AND (%(after_created)s::timestamptz IS NULL
-            OR (d.created_at, d.id) < (%(after_created)s, %(after_id)s::uuid))
-) s
- WHERE %(status)s::text IS NULL OR s.status = %(status)s
+SELECT * FROM dag_summaries
+ WHERE namespace_id = %(namespace_id)s
+   AND (%(include_deleted)s OR NOT deleted)
+   AND (%(name)s::text IS NULL OR name = %(name)s)
+   AND (%(after_created)s::timestamptz IS NULL
+        OR (created_at, id) < (%(after_created)s, %(after_id)s::uuid))
+   AND (%(status)s::text IS NULL OR status = %(status)s)
  ORDER BY created_at DESC, id DESC LIMIT %(limit)s;
 
 -- name: delete_dag
