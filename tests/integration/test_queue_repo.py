@@ -198,3 +198,35 @@ async def test_workers_registry__register_heartbeat_stop(pool: Pool) -> None:
         await queue_repo.worker_stopped(conn, worker_id="h:1:x")
         [row] = await queue_repo.list_workers(conn)
     assert row["alive"] is False
+
+
+async def test_batched_writes__never_prepared_so_never_a_generic_plan(pool: Pool) -> None:
+    """psycopg prepares a statement after 5 runs and PostgreSQL then may switch to a generic
+    plan, which nested-looped the unnest of a 500-job completion against every job (10x slower).
+    The batched writes must therefore stay unprepared however often one connection runs them."""
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "d", max_attempts=100)
+        [job] = await f.jobs(conn, d)
+        for attempt in range(1, 9):
+            [claimed] = await queue_repo.claim(
+                conn, owner="w", limit=1, lease_seconds=30, kinds=["python"]
+            )
+            assert claimed.attempt == attempt
+            assert await queue_repo.renew(
+                conn, owner="w", held=[(job, attempt)], lease_seconds=30
+            ) == {job}
+            if attempt % 2:
+                failure = queue_repo.Failure(job, attempt, "again", retry_in=0.0)
+                assert await queue_repo.fail(conn, owner="w", failures=[failure]) == {job: "queued"}
+            else:
+                assert await queue_repo.release(conn, owner="w", held=[(job, attempt)]) == {job}
+                await conn.execute("UPDATE jobs SET attempt = %s WHERE id = %s", (attempt, job))
+        [claimed] = await queue_repo.claim(
+            conn, owner="w", limit=1, lease_seconds=30, kinds=["python"]
+        )
+        for _ in range(8):  # refused (already done) after the first: same statement each time
+            await queue_repo.complete(conn, owner="w", done=[(job, claimed.attempt, None)])
+        cur = await conn.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row["statement"] for row in await cur.fetchall()]
+    assert any("FOR UPDATE SKIP LOCKED" in s for s in prepared)  # the claim is prepared
+    assert [s for s in prepared if "unnest(" in s] == []

@@ -2,6 +2,12 @@
 
 Every write is fenced by (job id, attempt, lease owner): a worker whose lease was lost can never
 overwrite what happened meanwhile. Each call is one statement for a whole batch.
+
+The batched writes (renew, complete, fail, release) join `unnest()` of their arrays with `jobs`
+and run unprepared (`prepare=False`), so every execution is planned with its real arrays. Once
+psycopg had prepared them (after 5 runs), PostgreSQL switched to a generic plan that guessed 10
+rows for the unnest and nested-looped it against every matched job: 500 x 500 comparisons, 52 ms
+instead of 5 ms for a 500-job completion. Planning a batch statement costs ~0.3 ms.
 """
 
 from __future__ import annotations
@@ -102,6 +108,7 @@ async def renew(
             "attempts": [h[1] for h in held],
             "lease_seconds": lease_seconds,
         },
+        prepare=False,  # see the module docstring
     )
     return {row["id"] for row in await cur.fetchall()}
 
@@ -121,6 +128,7 @@ async def complete(
             # None stays SQL NULL: no JSON encoding for the no-result jobs of the hot path
             "results": [Jsonb(d[2]) if d[2] is not None else None for d in done],
         },
+        prepare=False,  # see the module docstring
     )
     return {row["id"] for row in await cur.fetchall()}
 
@@ -140,6 +148,7 @@ async def fail(conn: AsyncConn, *, owner: str, failures: Sequence[Failure]) -> d
             "retryable": [f.retryable for f in failures],
             "retry_in": [f.retry_in for f in failures],
         },
+        prepare=False,  # see the module docstring
     )
     return {row["id"]: row["status"] for row in await cur.fetchall()}
 
@@ -151,6 +160,7 @@ async def release(conn: AsyncConn, *, owner: str, held: Sequence[tuple[int, int]
     cur = await conn.execute(
         queries.get("release_jobs"),
         {"owner": owner, "ids": [h[0] for h in held], "attempts": [h[1] for h in held]},
+        prepare=False,  # see the module docstring
     )
     return {row["id"] for row in await cur.fetchall()}
 
