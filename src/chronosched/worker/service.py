@@ -36,6 +36,7 @@ from chronosched.executors import (
     build_executors,
     render_payload,
 )
+from chronosched.worker import eager
 from chronosched.worker.backoff import reconnect_delay, retry_delay
 from chronosched.worker.completer import Completer
 from chronosched.worker.lane import DB_ERRORS, Lane
@@ -155,13 +156,15 @@ class Worker:
             lease_seconds=self.settings.lease_seconds,
             kinds=self._kinds,
         )
-        loop = asyncio.get_running_loop()
+        self._running += len(jobs)  # before the jobs start: a job's end counts itself off
+        self.started += len(jobs)
         add = self.book.add
         for job in jobs:
             entry = add(job, sent_at)
-            entry.task = loop.create_task(self._execute(entry))
-        self._running += len(jobs)
-        self.started += len(jobs)
+            try:
+                entry.task = eager.start(self._execute(entry))
+            except Exception:  # pragma: no cover - _execute turns executor errors into outcomes
+                log.exception("storing the outcome of job %d failed", job.id)
         if jobs:
             metrics.record_claims((j.kind, j.wait_seconds, j.has_parents) for j in jobs)
         return len(jobs)
@@ -241,7 +244,7 @@ class Worker:
             job.def_name,
             job.kind,
             job.scheduled_for,
-            job.parent_results,
+            job.parent_results or {},
         )
         retryable = True
         try:
