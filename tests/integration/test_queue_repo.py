@@ -64,7 +64,7 @@ async def test_claim__returns_what_the_executor_needs(pool: Pool) -> None:
             conn, owner="w", limit=1, lease_seconds=30, kinds=["python"]
         )
     assert claimed.id == job and claimed.def_name == "shape" and claimed.max_attempts == 7
-    assert claimed.payload == {"task": "noop"} and claimed.parent_results == {}
+    assert claimed.payload == {"task": "noop"} and claimed.parent_results is None
 
 
 async def test_claim__only_kinds_the_worker_accepts(pool: Pool) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from psycopg.rows import RowMaker, tuple_row
 from psycopg.types.json import Jsonb
 
 from chronosched.db import queries
@@ -37,7 +38,7 @@ class ClaimedJob:
     timeout_seconds: float | None
     backoff_base_seconds: float
     backoff_max_seconds: float
-    parent_results: dict[str, Any]
+    parent_results: dict[str, Any] | None  # None: no `data` parents
     wait_seconds: float = 0.0  # now() - due_at at the claim: queue wait (and DAG hop) latency
     has_parents: bool = False
 
@@ -62,36 +63,25 @@ class LogRecord:
     exit_code: int | None
 
 
-def _claimed(row: dict[str, Any]) -> ClaimedJob:
-    dag_id = row["dag_id"]
-    return ClaimedJob(
-        id=row["id"],
-        attempt=row["attempt"],
-        max_attempts=row["max_attempts"],
-        kind=row["kind"],
-        payload=row["payload"],
-        dag_id=str(dag_id) if dag_id is not None else None,
-        name=row["name"],
-        def_name=row["def_name"],
-        scheduled_for=row["scheduled_for"],
-        timeout_seconds=row["timeout_seconds"],
-        backoff_base_seconds=row["backoff_base_seconds"],
-        backoff_max_seconds=row["backoff_max_seconds"],
-        parent_results=row["parent_results"] or {},
-        wait_seconds=row["wait_seconds"],
-        has_parents=row["parent_count"] > 0,
-    )
+def _claimed_rows(cursor: Any) -> RowMaker[ClaimedJob]:
+    """Claim rows become ClaimedJob positionally: the statement returns the fields in order."""
+    return _claimed_from_values
+
+
+def _claimed_from_values(values: Sequence[Any]) -> ClaimedJob:
+    return ClaimedJob(*values)
 
 
 async def claim(
     conn: AsyncConn, *, owner: str, limit: int, lease_seconds: float, kinds: Sequence[str]
 ) -> list[ClaimedJob]:
     """Lease up to `limit` due jobs (highest priority, then oldest due time first)."""
-    cur = await conn.execute(
-        queries.get("claim_jobs"),
-        {"owner": owner, "limit": limit, "lease_seconds": lease_seconds, "kinds": list(kinds)},
-    )
-    return [_claimed(row) for row in await cur.fetchall()]
+    async with conn.cursor(row_factory=_claimed_rows, binary=True) as cur:
+        await cur.execute(
+            queries.get("claim_jobs"),
+            {"owner": owner, "limit": limit, "lease_seconds": lease_seconds, "kinds": list(kinds)},
+        )
+        return await cur.fetchall()
 
 
 async def renew(
@@ -119,18 +109,19 @@ async def complete(
     """Mark (id, attempt, result) triples succeeded; returns the ids that were still ours."""
     if not done:
         return set()
-    cur = await conn.execute(
-        queries.get("complete_jobs"),
-        {
-            "owner": owner,
-            "ids": [d[0] for d in done],
-            "attempts": [d[1] for d in done],
-            # None stays SQL NULL: no JSON encoding for the no-result jobs of the hot path
-            "results": [Jsonb(d[2]) if d[2] is not None else None for d in done],
-        },
-        prepare=False,  # see the module docstring
-    )
-    return {row["id"] for row in await cur.fetchall()}
+    async with conn.cursor(row_factory=tuple_row, binary=True) as cur:
+        await cur.execute(
+            queries.get("complete_jobs"),
+            {
+                "owner": owner,
+                "ids": [d[0] for d in done],
+                "attempts": [d[1] for d in done],
+                # None stays SQL NULL: no JSON encoding for the no-result jobs of the hot path
+                "results": [Jsonb(d[2]) if d[2] is not None else None for d in done],
+            },
+            prepare=False,  # see the module docstring
+        )
+        return {row[0] for row in await cur.fetchall()}
 
 
 async def fail(conn: AsyncConn, *, owner: str, failures: Sequence[Failure]) -> dict[int, str]:

@@ -22,15 +22,18 @@ UPDATE jobs j
  -- scan of the whole jobs table on every claim (13.7 ms for 500 of 20,000 jobs); the array
  -- makes it one primary-key probe per picked row.
  WHERE j.id = ANY (ARRAY(SELECT id FROM picked)) AND d.id = j.def_id
-RETURNING j.id, j.attempt, j.max_attempts, j.kind, j.payload, j.dag_id, j.name, d.name AS def_name,
-          j.scheduled_for, j.timeout_seconds, d.backoff_base_seconds, d.backoff_max_seconds,
-          extract(epoch FROM now() - j.due_at)::float8 AS wait_seconds, j.parent_count,
+-- Columns in the order of queue_repo.ClaimedJob's fields (rows become it positionally).
+RETURNING j.id, j.attempt, j.max_attempts, j.kind, j.payload, j.dag_id::text, j.name,
+          d.name AS def_name, j.scheduled_for, j.timeout_seconds, d.backoff_base_seconds,
+          d.backoff_max_seconds,
           CASE WHEN j.parent_count > 0 THEN (
               SELECT jsonb_object_agg(p.id::text, jsonb_build_object('name', p.name,
                                                                      'result', p.result))
                 FROM job_dependencies e JOIN jobs p ON p.id = e.parent_job_id
                WHERE e.child_job_id = j.id AND e.dependency_type = 'data')
-          END AS parent_results;
+          END AS parent_results,
+          extract(epoch FROM now() - j.due_at)::float8 AS wait_seconds,
+          j.parent_count > 0 AS has_parents;
 
 -- name: renew_leases
 -- Renews every lease the worker still holds in one statement; ids missing from the result
