@@ -9,6 +9,8 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from chronosched.db import jsonb
+
 AsyncConn = AsyncConnection[dict[str, Any]]
 Pool = AsyncConnectionPool[AsyncConn]
 
@@ -35,6 +37,10 @@ async def _check_if_idle(conn: AsyncConn) -> None:
         await AsyncConnectionPool.check_connection(conn)
 
 
+async def _configure(conn: AsyncConn) -> None:
+    jsonb.use_fast_loads(conn)
+
+
 async def _stamp_returned(conn: AsyncConn) -> None:
     setattr(conn, _RETURNED_AT, time.monotonic())
 
@@ -57,6 +63,7 @@ async def open_pool(
         open=False,
         name=name,
         check=_check_if_idle,
+        configure=_configure,
         reset=_stamp_returned,
     )
     await pool.open(wait=True, timeout=30)

@@ -1,0 +1,20 @@
+"""Pool connections decode json and jsonb with the fast decoder, with json.loads' results."""
+
+from __future__ import annotations
+
+from chronosched.db.pool import Pool
+
+
+async def test_pool_connections__decode_jsonb_and_json_exactly(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        for binary in (False, True):
+            async with conn.cursor(binary=binary) as cur:
+                await cur.execute(
+                    'SELECT \'{"n": 123456789012345678901234567890, "s": "caf\u00e9"}\'::jsonb'
+                    " AS b, ' [1, {\"x\": null}] '::json AS j"
+                )
+                row = await cur.fetchone()
+            assert row == {
+                "b": {"n": 123456789012345678901234567890, "s": "caf\u00e9"},
+                "j": [1, {"x": None}],
+            }
