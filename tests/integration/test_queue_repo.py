@@ -230,3 +230,18 @@ async def test_batched_writes__never_prepared_so_never_a_generic_plan(pool: Pool
         prepared = [row["statement"] for row in await cur.fetchall()]
     assert any("FOR UPDATE SKIP LOCKED" in s for s in prepared)  # the claim is prepared
     assert [s for s in prepared if "unnest(" in s] == []
+
+
+async def test_claim__commits_asynchronously_without_changing_the_session(pool: Pool) -> None:
+    """The claim turns synchronous_commit off for its own transaction only: the completion
+    that follows on the same connection must wait for its WAL flush again."""
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "d")
+        await f.jobs(conn, d, 2)
+        async with conn.transaction():
+            await queue_repo.claim(conn, owner="w", limit=1, lease_seconds=30, kinds=["python"])
+            cur = await conn.execute("SHOW synchronous_commit")
+            assert await cur.fetchone() == {"synchronous_commit": "off"}
+        await queue_repo.claim(conn, owner="w", limit=1, lease_seconds=30, kinds=["python"])
+        cur = await conn.execute("SHOW synchronous_commit")
+        assert await cur.fetchone() == {"synchronous_commit": "on"}

@@ -22,6 +22,11 @@ UPDATE jobs j
  -- scan of the whole jobs table on every claim (13.7 ms for 500 of 20,000 jobs); the array
  -- makes it one primary-key probe per picked row.
  WHERE j.id = ANY (ARRAY(SELECT id FROM picked)) AND d.id = j.def_id
+   -- The claim commits without waiting for its WAL flush (~0.2 ms off every pickup). If the
+   -- server crashes before the flush, the lease is forgotten: the job is due again and the
+   -- worker's fenced completion is refused, so the job re-runs - what a worker crash does too.
+   -- Completions stay synchronous. Transaction-local: the session setting is untouched.
+   AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL
 -- Columns in the order of queue_repo.ClaimedJob's fields (rows become it positionally).
 RETURNING j.id, j.attempt, j.max_attempts, j.kind, j.payload, j.dag_id::text, j.name,
           d.name AS def_name, j.scheduled_for, j.timeout_seconds, d.backoff_base_seconds,
