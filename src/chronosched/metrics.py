@@ -22,15 +22,13 @@ import prometheus_client
 import psycopg
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chronosched.db import metrics_repo
 from chronosched.db.pool import Pool
 
-if TYPE_CHECKING:  # workers import this module: keep FastAPI out of their start-up
+if TYPE_CHECKING:  # workers import this module: keep FastAPI and Starlette out of their start-up
     from fastapi import FastAPI
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -211,17 +209,16 @@ def snapshot_cache(app: Any) -> SnapshotCache:
     return cache
 
 
-async def metrics_endpoint(request: Request) -> Response:
-    """This process's collectors plus the database gauges, in Prometheus text format."""
+async def scrape(app: Any) -> bytes:
+    """This process's collectors plus `app`'s database gauges, in Prometheus text format."""
     try:
-        snap: metrics_repo.Snapshot | None = await snapshot_cache(request.app).get()
+        snap: metrics_repo.Snapshot | None = await snapshot_cache(app).get()
     except psycopg.Error as exc:  # pool timeouts too: a scrape must still answer (database_up 0)
         log.warning("metrics: cannot read the database: %s", exc)
         snap = None
     registry = prometheus_client.CollectorRegistry(auto_describe=False)
     registry.register(_SnapshotCollector(snap))
-    body = prometheus_client.generate_latest() + prometheus_client.generate_latest(registry)
-    return Response(body, media_type=prometheus_client.CONTENT_TYPE_LATEST)
+    return prometheus_client.generate_latest() + prometheus_client.generate_latest(registry)
 
 
 # ---------------------------------------------------------------- API request durations
@@ -280,5 +277,18 @@ def route_template(scope: Scope) -> str:
 
 def install(app: FastAPI) -> None:
     """Mount `/metrics` (open without a token, like `/healthz`) and the request timer."""
+    from starlette.responses import Response
+
+    async def metrics_endpoint() -> Response:
+        body = await scrape(app)
+        return Response(body, media_type=prometheus_client.CONTENT_TYPE_LATEST)
+
     app.add_middleware(RequestTimer)
-    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    # response_model=None, or FastAPI would look the return annotation up in the module globals.
+    app.add_api_route(
+        "/metrics",
+        metrics_endpoint,
+        methods=["GET"],
+        include_in_schema=False,
+        response_model=None,
+    )

@@ -1,7 +1,8 @@
 """Everyday client commands over the HTTP API: `dags`, `jobs`, `defs`, `workers`.
 
 They talk to a running server (`--api`, default http://127.0.0.1:8080, or CHRONOSCHED_API) and
-print readable tables, or the raw JSON with `--json`.
+print readable tables, or the raw JSON with `--json`. httpx and rich tables are imported when a
+command runs, not when the CLI loads (see `cli.main`).
 """
 
 from __future__ import annotations
@@ -9,9 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import typer
-from rich.table import Table
 
 from chronosched.cli.main import app, console
 
@@ -41,6 +40,8 @@ STATUS_STYLE = {
 
 def _request(api: str, token: str | None, method: str, path: str, **params: Any) -> Any:
     """Call the API; a problem response becomes a readable error and exit code 1."""
+    import httpx
+
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     query = {k: v for k, v in params.items() if v is not None}
     try:
@@ -48,14 +49,14 @@ def _request(api: str, token: str | None, method: str, path: str, **params: Any)
             method, f"{api.rstrip('/')}/api/v1{path}", params=query, headers=headers, timeout=30
         )
     except httpx.HTTPError as exc:
-        console.print(f"[red]cannot reach {api}: {exc}[/]")
+        console().print(f"[red]cannot reach {api}: {exc}[/]")
         raise typer.Exit(1) from None
     if response.status_code >= 400:
         try:
             detail = response.json().get("detail", response.text)
         except ValueError:
             detail = response.text
-        console.print(f"[red]{response.status_code}: {detail}[/]")
+        console().print(f"[red]{response.status_code}: {detail}[/]")
         raise typer.Exit(1)
     return response.json() if response.content else None
 
@@ -72,25 +73,29 @@ def _status(value: Any) -> str:
 
 def _table(rows: list[dict[str, Any]], columns: list[str], *, as_json: bool) -> None:
     if as_json:
-        console.print_json(json.dumps(rows, default=str))
+        console().print_json(json.dumps(rows, default=str))
         return
+    from rich.table import Table
+
     table = Table(*columns)
     for row in rows:
         table.add_row(
             *(_status(row.get(c)) if c == "status" else str(row.get(c, "")) for c in columns)
         )
-    console.print(table)
+    console().print(table)
 
 
 def _show(body: dict[str, Any], *, as_json: bool) -> None:
     if as_json:
-        console.print_json(json.dumps(body, default=str))
+        console().print_json(json.dumps(body, default=str))
         return
+    from rich.table import Table
+
     table = Table("field", "value", show_header=False)
     for key, value in body.items():
         shown = json.dumps(value) if isinstance(value, dict | list) else str(value)
         table.add_row(key, _status(value) if key == "status" else shown)
-    console.print(table)
+    console().print(table)
 
 
 @dags_app.command("list")
@@ -114,7 +119,7 @@ def dags_show(
     dag = _request(api, token, "GET", f"/dags/{dag_id}")
     jobs = _items(_request(api, token, "GET", f"/dags/{dag_id}/jobs", limit=1000))
     if as_json:
-        console.print_json(json.dumps({"dag": dag, "jobs": jobs}, default=str))
+        console().print_json(json.dumps({"dag": dag, "jobs": jobs}, default=str))
         return
     _show(dag, as_json=False)
     _table(jobs, ["id", "name", "status", "attempt", "dueAt", "finishedAt"], as_json=False)
@@ -153,30 +158,30 @@ def jobs_logs(
     """Print a job's captured output and errors, attempt by attempt."""
     body = _request(api, token, "GET", f"/jobs/{job_id}/logs")
     if as_json:
-        console.print_json(json.dumps(body, default=str))
+        console().print_json(json.dumps(body, default=str))
         return
     for entry in _items(body):
-        console.rule(f"attempt {entry.get('attempt')} (exit code {entry.get('exitCode')})")
+        console().rule(f"attempt {entry.get('attempt')} (exit code {entry.get('exitCode')})")
         if entry.get("stdout"):
-            console.print(entry["stdout"], markup=False, highlight=False)
+            console().print(entry["stdout"], markup=False, highlight=False)
         if entry.get("stderr"):
-            console.print(entry["stderr"], style="yellow", markup=False, highlight=False)
+            console().print(entry["stderr"], style="yellow", markup=False, highlight=False)
         if entry.get("error"):
-            console.print(f"error: {entry['error']}", style="red", markup=False)
+            console().print(f"error: {entry['error']}", style="red", markup=False)
 
 
 @jobs_app.command("retry")
 def jobs_retry(job_id: int, api: str = ApiOption, token: str | None = TokenOption) -> None:
     """Re-queue a failed or cancelled job."""
     _request(api, token, "POST", f"/jobs/{job_id}/retry")
-    console.print(f"job {job_id} re-queued")
+    console().print(f"job {job_id} re-queued")
 
 
 @jobs_app.command("cancel")
 def jobs_cancel(job_id: int, api: str = ApiOption, token: str | None = TokenOption) -> None:
     """Cancel a waiting, queued or running job."""
     _request(api, token, "POST", f"/jobs/{job_id}/cancel")
-    console.print(f"job {job_id} cancelled")
+    console().print(f"job {job_id} cancelled")
 
 
 @defs_app.command("list")

@@ -1,21 +1,29 @@
-"""The `chronosched` command: one Typer app; each service registers its own sub-command."""
+"""The `chronosched` command: one Typer app; each service registers its own sub-command.
+
+Start-up time matters (workers are started in numbers, next to the work they compete with for
+CPU), so the modules here import only typer and light helpers at the top. What one command alone
+needs (rich, pydantic-settings, psycopg, httpx, FastAPI, the services) is imported inside that
+command; `tests/unit/test_cli_imports.py` guards this.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from chronosched import logs
-from chronosched.config import Settings
-from chronosched.db import database, migrate
+from chronosched.db import database
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     help="Chronosched: a distributed job scheduler on PostgreSQL.", no_args_is_help=True
 )
-console = Console()
 
 DatabaseUrlOption = typer.Option(
     None,
@@ -23,6 +31,14 @@ DatabaseUrlOption = typer.Option(
     envvar=["DATABASE_URL", "CHRONOSCHED_DATABASE_URL"],
     help="PostgreSQL URL; without it the embedded PostgreSQL 18 in --data-dir is used.",
 )
+
+
+@functools.cache
+def console() -> Console:
+    """The console every command prints to (made on first use)."""
+    from rich.console import Console
+
+    return Console()
 
 
 @app.callback()
@@ -54,6 +70,20 @@ def setup_logging(level: str = "info") -> None:
     logs.setup(level)
 
 
+def open_database(database_url: str | None) -> contextlib.AbstractContextManager[str]:
+    """`--database-url` (or its environment twins) as given; else the URL in the settings, else
+    the embedded PostgreSQL in the settings' data folder (started, and stopped on exit).
+
+    `Settings` (pydantic-settings) is only loaded when no URL was given.
+    """
+    if database_url:
+        return contextlib.nullcontext(database_url)
+    from chronosched.config import Settings
+
+    settings = Settings()
+    return database.database_url(settings.database_url, settings.data_dir)
+
+
 @app.command("migrate")
 def migrate_cmd(
     database_url: str | None = DatabaseUrlOption,
@@ -62,20 +92,23 @@ def migrate_cmd(
     ),
 ) -> None:
     """Apply pending database migrations (safe to run concurrently)."""
-    settings = Settings()
-    with database.database_url(database_url or settings.database_url, settings.data_dir) as url:
+    from rich.table import Table
+
+    from chronosched.db import migrate
+
+    with open_database(database_url) as url:
         if show_status:
             table = Table("version", "name", "applied at")
             for st in migrate.status(url):
                 table.add_row(f"{st.version:04d}", st.name, st.applied_at or "[yellow]pending[/]")
-            console.print(table)
+            console().print(table)
             return
         applied = migrate.apply(url)
         if applied:
             for m in applied:
-                console.print(f"applied {m.version:04d}_{m.name}")
+                console().print(f"applied {m.version:04d}_{m.name}")
         else:
-            console.print("database is up to date")
+            console().print("database is up to date")
 
 
 # Sub-commands register themselves on `app` when imported (hence the late, unused imports).

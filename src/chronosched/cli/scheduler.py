@@ -1,4 +1,7 @@
-"""`chronosched scheduler`: the cron scheduler (run as many replicas as you like)."""
+"""`chronosched scheduler`: the cron scheduler (run as many replicas as you like).
+
+The scheduler is imported when the command runs, not when the CLI loads (see `cli.main`).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +10,8 @@ from datetime import timedelta
 
 import typer
 
-from chronosched import metrics
 from chronosched.cli.main import DatabaseUrlOption, MetricsPortOption, app, setup_logging
-from chronosched.config import Settings
 from chronosched.db import database
-from chronosched.scheduler.runner import serve
-from chronosched.scheduler.service import SchedulerSettings
 
 
 @app.command("scheduler")
@@ -40,6 +39,11 @@ def scheduler_cmd(
     metrics_port: int | None = MetricsPortOption,
 ) -> None:
     """Fire cron ticks as jobs and reap expired leases, until SIGTERM/SIGINT."""
+    from chronosched import metrics
+    from chronosched.config import Settings
+    from chronosched.scheduler.runner import serve
+    from chronosched.scheduler.service import SchedulerSettings
+
     setup_logging(log_level)
     if metrics_port:
         metrics.serve(metrics_port)

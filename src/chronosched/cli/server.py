@@ -1,4 +1,8 @@
-"""`chronosched server` (the API under uvicorn) and `chronosched token …` (bearer tokens)."""
+"""`chronosched server` (the API under uvicorn) and `chronosched token …` (bearer tokens).
+
+FastAPI, uvicorn, psycopg and the API settings are imported inside the commands, so that loading
+the CLI for another command (a worker) does not pay for them (see `cli.main`).
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,16 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
-from rich.table import Table
 
 from chronosched import errors
-from chronosched.api import auth
-from chronosched.api.settings import ApiSettings
 from chronosched.cli.main import DatabaseUrlOption, app, console, setup_logging
-from chronosched.db import database, migrate, tokens_repo
-from chronosched.db.pool import AsyncConn, open_pool
+from chronosched.db import database
+
+if TYPE_CHECKING:
+    from chronosched.db.pool import AsyncConn
 
 T = TypeVar("T")
 
@@ -25,6 +28,9 @@ app.add_typer(token_app, name="token")
 
 
 async def _live_token_count(url: str) -> int:
+    from chronosched.db import tokens_repo
+    from chronosched.db.pool import open_pool
+
     pool = await open_pool(url, min_size=1, max_size=1)
     try:
         async with pool.connection() as conn:
@@ -35,6 +41,8 @@ async def _live_token_count(url: str) -> int:
 
 def refuse_reason(host: str, tokens: int, allow_insecure: bool) -> str | None:
     """Why the server must not start on `host`, or None (DESIGN §6)."""
+    from chronosched.api import auth
+
     if auth.is_loopback(host) or tokens > 0 or allow_insecure:
         return None
     return (
@@ -68,6 +76,8 @@ def server(
     import uvicorn
 
     from chronosched.api.app import create_app
+    from chronosched.api.settings import ApiSettings
+    from chronosched.db import migrate
 
     setup_logging(log_level)
     settings = ApiSettings()
@@ -75,10 +85,10 @@ def server(
         migrate.apply(url)
         reason = refuse_reason(host, asyncio.run(_live_token_count(url)), allow_insecure)
         if reason:
-            console.print(f"[red]{reason}[/]")
+            console().print(f"[red]{reason}[/]")
             sys.exit(2)
         settings = settings.model_copy(update={"database_url": url})
-        console.print(f"Chronosched API on http://{host}:{port}/api/v1 (docs /docs)")
+        console().print(f"Chronosched API on http://{host}:{port}/api/v1 (docs /docs)")
         if workers == 1:
             uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level.lower())
             return
@@ -96,6 +106,10 @@ def server(
 
 def _with_conn(database_url: str | None, action: Callable[[AsyncConn], Awaitable[T]]) -> T:
     """Run `action` on one connection to the configured database (migrated first)."""
+    from chronosched.api.settings import ApiSettings
+    from chronosched.db import migrate
+    from chronosched.db.pool import open_pool
+
     settings = ApiSettings()
 
     async def run(url: str) -> T:
@@ -111,39 +125,45 @@ def _with_conn(database_url: str | None, action: Callable[[AsyncConn], Awaitable
         try:
             return asyncio.run(run(url))
         except errors.ChronoschedError as exc:
-            console.print(f"[red]{exc.detail}[/]")
+            console().print(f"[red]{exc.detail}[/]")
             raise typer.Exit(1) from None
 
 
 @token_app.command("create")
 def token_create(name: str, database_url: str | None = DatabaseUrlOption) -> None:
     """Create a token and print it once (only its hash is stored)."""
+    from chronosched.db import tokens_repo
 
     async def create(conn: AsyncConn) -> str:
         token, _ = await tokens_repo.create(conn, name)
         return token
 
     token = _with_conn(database_url, create)
-    console.print("Token created; it is shown only now. Use it as `Authorization: Bearer …`:")
+    console().print("Token created; it is shown only now. Use it as `Authorization: Bearer …`:")
     print(token)
 
 
 @token_app.command("list")
 def token_list(database_url: str | None = DatabaseUrlOption) -> None:
     """List tokens (names and dates, never the tokens)."""
+    from rich.table import Table
+
+    from chronosched.db import tokens_repo
+
     rows = _with_conn(database_url, tokens_repo.list_tokens)
     table = Table("name", "created", "revoked")
     for row in rows:
         table.add_row(str(row["name"]), str(row["created_at"]), str(row["revoked_at"] or ""))
-    console.print(table)
+    console().print(table)
 
 
 @token_app.command("revoke")
 def token_revoke(name: str, database_url: str | None = DatabaseUrlOption) -> None:
     """Revoke a token (takes effect within a second on every API server)."""
+    from chronosched.db import tokens_repo
 
     async def revoke(conn: AsyncConn) -> None:
         await tokens_repo.revoke(conn, name)
 
     _with_conn(database_url, revoke)
-    console.print(f"revoked {name}")
+    console().print(f"revoked {name}")

@@ -19,8 +19,7 @@ from pathlib import Path
 import typer
 
 from chronosched.cli.main import DatabaseUrlOption, app, console
-from chronosched.config import Settings
-from chronosched.db import database, migrate
+from chronosched.db import database
 
 STOP_GRACE_SECONDS = 10.0
 
@@ -55,6 +54,10 @@ def up(
     database_url: str | None = DatabaseUrlOption,
 ) -> None:
     """Start everything: database, migrations, API, scheduler and workers."""
+    # Imported here, not at the top, like every command's own needs (see `cli.main`).
+    from chronosched.config import Settings
+    from chronosched.db import migrate
+
     settings = Settings()
     folder = data_dir or settings.data_dir
     stopping = False
@@ -74,19 +77,19 @@ def up(
             _spawn(["scheduler"], env),
             *(_spawn(["worker"], env) for _ in range(workers)),
         ]
-        console.print(
+        console().print(
             f"[bold green]Chronosched is up[/]: API http://{host}:{port}/api/v1 "
             f"(docs http://{host}:{port}/docs)"
         )
-        console.print(f"database: {url}")
-        console.print("press Ctrl-C to stop")
+        console().print(f"database: {url}")
+        console().print("press Ctrl-C to stop")
         try:
             while not stopping:
                 if any(child.poll() is not None for child in children):
-                    console.print("[red]a component exited; stopping everything[/]")
+                    console().print("[red]a component exited; stopping everything[/]")
                     break
                 time.sleep(0.2)
         finally:
-            console.print("stopping…")
+            console().print("stopping…")
             _stop_all(children)
-    console.print("stopped")
+    console().print("stopped")

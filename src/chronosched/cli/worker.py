@@ -1,4 +1,8 @@
-"""`chronosched worker`: one worker process (run as many as you like, on any host)."""
+"""`chronosched worker`: one worker process (run as many as you like, on any host).
+
+The worker itself is imported when the command runs, not when the CLI loads (see `cli.main`);
+with `--database-url` (or DATABASE_URL) given, pydantic-settings is not loaded at all.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ import asyncio
 
 import typer
 
-from chronosched import metrics
-from chronosched.cli.main import DatabaseUrlOption, MetricsPortOption, app, setup_logging
-from chronosched.config import Settings
-from chronosched.db import database
+from chronosched.cli.main import (
+    DatabaseUrlOption,
+    MetricsPortOption,
+    app,
+    open_database,
+    setup_logging,
+)
 from chronosched.executors import EXECUTOR_KINDS
-from chronosched.worker.runner import serve
-from chronosched.worker.settings import WorkerSettings
 
 
 @app.command("worker")
@@ -80,6 +85,10 @@ def worker_cmd(
     metrics_port: int | None = MetricsPortOption,
 ) -> None:
     """Run a worker: claim due jobs, run them, report results, until SIGTERM/SIGINT."""
+    from chronosched import metrics
+    from chronosched.worker.runner import serve
+    from chronosched.worker.settings import WorkerSettings
+
     setup_logging(log_level)
     if metrics_port:
         metrics.serve(metrics_port)
@@ -100,6 +109,5 @@ def worker_cmd(
         settings = WorkerSettings.model_validate(fields)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    base = Settings()
-    with database.database_url(database_url or base.database_url, base.data_dir) as url:
+    with open_database(database_url) as url:
         asyncio.run(serve(url, settings, app_modules))

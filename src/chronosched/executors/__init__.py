@@ -3,7 +3,8 @@
 No database access here: the worker leases a job, builds a `JobContext`, renders the payload
 with `render_payload`, and calls `get_executor(kind).execute(payload, ctx, timeout)`. Create each
 executor once per worker and reuse it (the `http` one holds a connection pool); `aclose()` it
-on shutdown.
+on shutdown. The `http` executor (and with it httpx) is imported only by a worker that runs the
+`http` kind: it is the heaviest import of a worker's start-up.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from chronosched.executors.base import (
 )
 from chronosched.executors.binary import BinaryExecutor
 from chronosched.executors.cmd import CmdExecutor
-from chronosched.executors.http import HttpExecutor
 from chronosched.executors.process import KILL_GRACE
 from chronosched.executors.python import PythonExecutor
 from chronosched.executors.templating import render_payload
@@ -52,6 +52,8 @@ def get_executor(
     if kind == "binary":
         return BinaryExecutor(kill_grace=kill_grace)
     if kind == "http":
+        from chronosched.executors.http import HttpExecutor
+
         return HttpExecutor(allow_link_local=allow_link_local)
     if kind == "python":
         return PythonExecutor()
