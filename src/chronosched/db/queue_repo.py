@@ -25,7 +25,6 @@ from psycopg.types.json import Jsonb
 from chronosched.db import queries
 from chronosched.db.pool import AsyncConn
 
-
 SMALL_BATCH = 16  # batches up to this size may use a prepared (generic) plan; see above
 
 
