@@ -7,6 +7,12 @@ A `cmd` job is `/bin/sh -c true` (the shell's builtin `true`, one process), so t
 is measured on the database clock like `benchmarks.worker_throughput` (first `started_at` to last
 `finished_at`); the raw rate on the wall clock from the first spawn to the last exit.
 
+Both sides wait for their children through pidfds where the kernel has them: the worker's
+executor polls each child's pidfd in its event loop (`chronosched.executors.process.PIDFD`), and
+the raw baseline, which stands for the best plain Python can do, uses asyncio's
+`PidfdChildWatcher` (the default from Python 3.12; on 3.11 the default starts a thread per
+child). The `child watcher` line says which ran.
+
 Run: `python -m benchmarks.cmd_throughput` (embedded PostgreSQL 18 unless
 CHRONOSCHED_BENCH_DATABASE_URL is set).
 """
@@ -26,6 +32,7 @@ from tests import factories
 from benchmarks.common import admin_url, fresh_database, machine, median
 from benchmarks.worker_throughput import drain_rate
 from chronosched.db.pool import open_pool
+from chronosched.executors import process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,6 +62,15 @@ def run_worker(url: str, concurrency: int) -> None:
     proc = subprocess.run(args, cwd=ROOT, env=os.environ.copy(), timeout=600, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"worker exited with {proc.returncode}")
+
+
+def best_child_watcher() -> str:
+    """Give the raw baseline asyncio's best child watcher: pidfd where the kernel allows it."""
+    if not process.PIDFD:
+        return "a thread per child for the raw baseline and the worker alike (no pidfd_open)"
+    if sys.version_info < (3, 12):  # 3.12+ picks PidfdChildWatcher by itself
+        asyncio.set_child_watcher(asyncio.PidfdChildWatcher())  # asyncio.run attaches it
+    return "pidfd: asyncio.PidfdChildWatcher for the raw baseline, the worker polls pidfds itself"
 
 
 async def raw_rate(argv: list[str], jobs: int, concurrency: int) -> float:
@@ -93,6 +109,7 @@ def main() -> None:
     with admin_url() as admin:
         with fresh_database(admin) as url:
             print(f"machine: {machine(url)}", flush=True)
+        print(f"child watcher: {best_child_watcher()}", flush=True)
         for _ in range(args.runs):  # interleaved, so the machine's noise hits both alike
             raw_true.append(asyncio.run(raw_rate(["true"], args.jobs, args.concurrency)))
             raw_sh.append(

@@ -1,0 +1,109 @@
+"""`process.run_process` itself, on both ways of watching a child: what it leaves behind (no
+open descriptors, no zombie, no thread) and a group member that escapes with the output pipe."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from chronosched.executors import process
+from tests.unit.executor_helpers import is_running, wait_for_pids
+from tests.unit.spawn_paths import SPAWN_PATHS, use_spawn_path
+
+
+@pytest.fixture(autouse=True, params=SPAWN_PATHS)
+def spawn_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    return use_spawn_path(request, monkeypatch)
+
+
+async def run(script: str, time_limit: float | None = None) -> process.ProcessRun:
+    return await process.run_process(
+        ["/bin/sh", "-c", script], env=dict(os.environ), cwd=None, time_limit=time_limit
+    )
+
+
+def open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+async def settled_fds(expected: set[str]) -> set[str]:
+    """asyncio's transports close their pipes a loop turn after `close()`: let them."""
+    for _ in range(20):
+        fds = open_fds()
+        if fds == expected:
+            break
+        await asyncio.sleep(0)
+    return fds
+
+
+async def test_process__exit_code_and_both_streams() -> None:
+    run_ = await run("echo out; echo err >&2; exit 7")
+    assert run_.exit_code == 7
+    assert run_.stdout.whole() == "out\n"
+    assert run_.stderr.tail() == "err\n"
+    assert not run_.timed_out
+    assert run_.start_error is None
+
+
+async def test_process__output_bigger_than_one_read_arrives_whole() -> None:
+    run_ = await run(f"head -c {3 * process.READ_SIZE + 5} /dev/zero | tr '\\0' x")
+    assert run_.exit_code == 0
+    assert run_.stdout.whole() == "x" * (3 * process.READ_SIZE + 5)
+
+
+async def test_process__leaves_no_descriptor_open(tmp_path: Path) -> None:
+    before = open_fds()
+    await run("echo hello")
+    await run("exit 3")
+    await run("sleep 30", time_limit=0.05)
+    missing = await process.run_process(["/no/such/program"], env={}, cwd=None, time_limit=None)
+    assert missing.start_error is not None
+    nowhere = await process.run_process(
+        ["/bin/sh", "-c", "true"], env={}, cwd=str(tmp_path / "absent"), time_limit=None
+    )
+    assert nowhere.start_error is not None
+    assert await settled_fds(before) == before
+
+
+async def test_process__the_child_is_reaped_when_it_returns() -> None:
+    run_ = await run("echo $$; exit 4")
+    pid = int(run_.stdout.tail())
+    assert run_.exit_code == 4
+    with pytest.raises(ChildProcessError):  # not a zombie of ours: already waited for
+        os.waitpid(pid, os.WNOHANG)  # noqa: ASYNC222 -- WNOHANG never blocks
+
+
+async def test_process__the_pidfd_path_waits_without_a_thread(
+    tmp_path: Path, spawn_path: bool
+) -> None:
+    if not spawn_path:
+        pytest.skip("asyncio's child watcher on Python 3.11 is a thread per child")
+    pidfile = tmp_path / "pid"
+    threads = set(threading.enumerate())
+    job = asyncio.ensure_future(run(f"echo $$ > {pidfile}; exec sleep 30"))
+    (pid,) = await wait_for_pids(pidfile, 1)
+    assert set(threading.enumerate()) == threads
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    assert not is_running(pid)
+
+
+async def test_process__a_member_that_escapes_with_stdout_does_not_hold_the_job(
+    tmp_path: Path,
+) -> None:
+    pidfile = tmp_path / "pid"
+    # `setsid` leaves the job's process group (so its kill cannot reach it) with stdout open.
+    run_ = await run(f"setsid sh -c 'echo $$ > {pidfile}; exec sleep 30' & echo main")
+    (escaped,) = await wait_for_pids(pidfile, 1)
+    try:
+        assert run_.exit_code == 0
+        assert run_.stdout.tail() == "main\n"
+        assert is_running(escaped)
+    finally:
+        os.kill(escaped, signal.SIGKILL)
