@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
+from chronosched.db import jsonb
 from chronosched.db.pool import Pool
 
 
-async def test_pool_connections__decode_jsonb_and_json_exactly(pool: Pool) -> None:
+async def test_pool_connections__decode_jsonb_and_json_exactly(
+    pool: Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scanned: list[str] = []
+    scan = jsonb._scan
+
+    def counting_scan(text: str, index: int) -> Any:
+        scanned.append(text)
+        return scan(text, index)
+
+    monkeypatch.setattr(jsonb, "_scan", counting_scan)
     async with pool.connection() as conn:
         for binary in (False, True):
             async with conn.cursor(binary=binary) as cur:
@@ -18,3 +33,4 @@ async def test_pool_connections__decode_jsonb_and_json_exactly(pool: Pool) -> No
                 "b": {"n": 123456789012345678901234567890, "s": "caf\u00e9"},
                 "j": [1, {"x": None}],
             }
+    assert len(scanned) == 4  # both columns, text and binary: the fast path decoded them all

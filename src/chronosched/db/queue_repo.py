@@ -4,12 +4,12 @@ Every write is fenced by (job id, attempt, lease owner): a worker whose lease wa
 overwrite what happened meanwhile. Each call is one statement for a whole batch.
 
 The batched writes (renew, complete, fail, release) join `unnest()` of their arrays with `jobs`
-and run unprepared (`prepare=False`), so every execution is planned with its real arrays. Once
-psycopg had prepared them (after 5 runs), PostgreSQL switched to a generic plan that guessed 10
-rows for the unnest and nested-looped it against every matched job: 500 x 500 comparisons, 52 ms
-instead of 5 ms for a 500-job completion. Planning costs ~0.25 ms, so completions and failures of
-at most `SMALL_BATCH` jobs (an idle worker storing one result: the DAG hop) may be prepared:
-their generic plan compares at most 16 x 16 rows.
+and, above `SMALL_BATCH` rows, run unprepared, so every execution is planned with its real
+arrays. Once psycopg had prepared them (after 5 runs), PostgreSQL switched to a generic plan
+that guessed 10 rows for the unnest and nested-looped it against every matched job: 500 x 500
+comparisons, 52 ms instead of 5 ms for a 500-job completion. Planning costs ~0.25 ms, so
+batches of at most `SMALL_BATCH` jobs (an idle worker storing one result: the DAG hop) may be
+prepared: their generic plan compares at most 16 x 16 rows.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from psycopg.rows import RowMaker, tuple_row
+from psycopg.rows import args_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from chronosched.db import queries
@@ -72,20 +72,12 @@ class LogRecord:
     exit_code: int | None
 
 
-def _claimed_rows(cursor: Any) -> RowMaker[ClaimedJob]:
-    """Claim rows become ClaimedJob positionally: the statement returns the fields in order."""
-    return _claimed_from_values
-
-
-def _claimed_from_values(values: Sequence[Any]) -> ClaimedJob:
-    return ClaimedJob(*values)
-
-
 async def claim(
     conn: AsyncConn, *, owner: str, limit: int, lease_seconds: float, kinds: Sequence[str]
 ) -> list[ClaimedJob]:
     """Lease up to `limit` due jobs (highest priority, then oldest due time first)."""
-    async with conn.cursor(row_factory=_claimed_rows, binary=True) as cur:
+    # The statement returns ClaimedJob's fields in order: rows become it positionally.
+    async with conn.cursor(row_factory=args_row(ClaimedJob), binary=True) as cur:
         await cur.execute(
             queries.get("claim_jobs"),
             {"owner": owner, "limit": limit, "lease_seconds": lease_seconds, "kinds": list(kinds)},
@@ -107,7 +99,7 @@ async def renew(
             "attempts": [h[1] for h in held],
             "lease_seconds": lease_seconds,
         },
-        prepare=False,  # see the module docstring
+        prepare=_prepare(len(held)),  # see the module docstring
     )
     return {row["id"] for row in await cur.fetchall()}
 
@@ -160,7 +152,7 @@ async def release(conn: AsyncConn, *, owner: str, held: Sequence[tuple[int, int]
     cur = await conn.execute(
         queries.get("release_jobs"),
         {"owner": owner, "ids": [h[0] for h in held], "attempts": [h[1] for h in held]},
-        prepare=False,  # see the module docstring
+        prepare=_prepare(len(held)),  # see the module docstring
     )
     return {row["id"] for row in await cur.fetchall()}
 

@@ -357,27 +357,9 @@ async def _terminate_despite_cancel(pgid: int, grace: float) -> None:
 
 
 async def _within(future: asyncio.Future[None], seconds: float | None) -> bool:
-    """Wait for `future` up to `seconds` without cancelling it; True when it is done.
-
-    (`asyncio.wait((future,), timeout=seconds)`, minus its generality: this runs once per job.)
-    """
-    if future.done():
-        return True
-    loop = asyncio.get_running_loop()
-    waiter = loop.create_future()
-
-    def release(_: object = None) -> None:
-        if not waiter.done():
-            waiter.set_result(None)
-
-    future.add_done_callback(release)
-    timer = None if seconds is None else loop.call_later(seconds, release)
-    try:
-        await waiter
-    finally:
-        future.remove_done_callback(release)
-        if timer is not None:
-            timer.cancel()
+    """Wait for `future` up to `seconds` without cancelling it; True when it is done."""
+    if not future.done():
+        await asyncio.wait((future,), timeout=seconds)
     return future.done()
 
 
