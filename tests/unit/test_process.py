@@ -107,3 +107,43 @@ async def test_process__a_member_that_escapes_with_stdout_does_not_hold_the_job(
         assert is_running(escaped)
     finally:
         os.kill(escaped, signal.SIGKILL)
+
+
+async def test_process__the_child_leads_its_session_with_stdin_from_devnull_and_three_fds() -> None:
+    read_end, write_end = os.pipe()
+    os.set_inheritable(write_end, True)  # as a supervisor's pipe handed to the worker would be
+    try:
+        # `cat` ends at once on /dev/null; fields 1, 5, 6 of /proc/PID/stat: pid, pgrp, session.
+        run_ = await run('cat; set -- $(cat /proc/$$/stat); echo "$1 $5 $6"; ls /proc/$$/fd')
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert run_.exit_code == 0, run_.stderr.tail()
+    pid, pgrp, session, *fds = run_.stdout.tail().split()
+    assert pid == pgrp == session
+    # Nothing of the worker's leaks into a job, not even an inheritable descriptor (Popen's
+    # close_fds; os.posix_spawn, a little cheaper, would pass those on before Python 3.13).
+    assert sorted(fds) == ["0", "1", "2"]
+
+
+async def test_process__the_child_gets_sigpipe_back_at_its_default() -> None:
+    # Python ignores SIGPIPE; a child that inherited that would see `yes` fail with EPIPE.
+    run_ = await run("yes | head -n 1")
+    assert (run_.exit_code, run_.stdout.tail(), run_.stderr.tail()) == (0, "y\n", "")
+
+
+async def test_process__a_bare_program_name_is_found_on_the_jobs_path(tmp_path: Path) -> None:
+    program = tmp_path / "only-here"
+    program.write_text("#!/bin/sh\necho found\n")
+    program.chmod(0o755)
+    run_ = await process.run_process(
+        ["only-here"], env={"PATH": str(tmp_path)}, cwd=None, time_limit=None
+    )
+    assert (run_.exit_code, run_.stdout.tail()) == (0, "found\n")
+
+
+async def test_process__runs_in_the_given_directory(tmp_path: Path) -> None:
+    run_ = await process.run_process(
+        ["/bin/sh", "-c", "pwd"], env={}, cwd=str(tmp_path), time_limit=None
+    )
+    assert run_.stdout.tail() == f"{tmp_path}\n"
