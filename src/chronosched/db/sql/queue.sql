@@ -43,11 +43,16 @@ RETURNING j.id, j.attempt, j.max_attempts, j.kind, j.payload, j.dag_id::text, j.
 -- name: renew_leases
 -- Renews every lease the worker still holds in one statement; ids missing from the result
 -- were lost (expired and re-leased, cancelled, or completed through the API).
+-- The batch is a CTE with the owner as a column: see complete_jobs.
+WITH u AS MATERIALIZED (
+    SELECT u.*, %(owner)s::text AS owner
+      FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[]) AS u(id, attempt)
+)
 UPDATE jobs j
    SET lease_until = now() + make_interval(secs => %(lease_seconds)s)
-  FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[]) AS u(id, attempt)
+  FROM u
  WHERE j.id = ANY (%(ids)s::bigint[]) AND j.id = u.id AND j.attempt = u.attempt
-   AND j.lease_owner = %(owner)s
+   AND j.lease_owner = u.owner
 RETURNING j.id;
 
 -- name: complete_jobs
@@ -56,19 +61,33 @@ RETURNING j.id;
 -- partial index jobs_running_lease and walked every dead entry of earlier claims (a
 -- 1,000-row completion took up to 0.9 s after 20,000 jobs); `id = ANY` makes it primary-key
 -- probes.
+-- The batch is a materialized CTE carrying the owner as a column, so that the owner fence is a
+-- join condition with the batch rather than a filter on jobs: as a filter, the planner
+-- estimated it from column statistics taken when (almost) no job was leased to this worker,
+-- expected one matching job, and nested-looped it against the batch, rescanning the whole
+-- batch per job (PostgreSQL 15: a 500-row completion took 80 ms instead of 6 ms).
+WITH u AS MATERIALIZED (
+    SELECT u.*, %(owner)s::text AS owner
+      FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[], %(results)s::jsonb[])
+           AS u(id, attempt, result)
+)
 UPDATE jobs j
    SET status = 'succeeded', result = u.result, finished_at = now(),
        lease_owner = NULL, lease_until = NULL, last_error = NULL
-  FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[], %(results)s::jsonb[])
-       AS u(id, attempt, result)
+  FROM u
  WHERE j.id = ANY (%(ids)s::bigint[]) AND j.id = u.id AND j.attempt = u.attempt
-   AND j.lease_owner = %(owner)s
+   AND j.lease_owner = u.owner
 RETURNING j.id;
 
 -- name: fail_jobs
 -- A failed attempt is retried after `retry_in` seconds while attempts remain and the failure is
 -- retryable; otherwise the job fails for good (and its data descendants become upstream_failed).
-WITH upd AS (
+WITH u AS MATERIALIZED (  -- the batch with the owner as a column: see complete_jobs
+    SELECT u.*, %(owner)s::text AS owner
+      FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[], %(errors)s::text[],
+                  %(results)s::jsonb[], %(retryable)s::boolean[], %(retry_in)s::float8[])
+           AS u(id, attempt, error, result, retryable, retry_in)
+), upd AS (
     UPDATE jobs j
        SET status = CASE WHEN u.retryable AND j.attempt < j.max_attempts
                          THEN 'queued' ELSE 'failed' END,
@@ -77,11 +96,9 @@ WITH upd AS (
            finished_at = CASE WHEN u.retryable AND j.attempt < j.max_attempts
                               THEN NULL ELSE now() END,
            result = u.result, last_error = u.error, lease_owner = NULL, lease_until = NULL
-      FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[], %(errors)s::text[],
-                  %(results)s::jsonb[], %(retryable)s::boolean[], %(retry_in)s::float8[])
-           AS u(id, attempt, error, result, retryable, retry_in)
+      FROM u
      WHERE j.id = ANY (%(ids)s::bigint[]) AND j.id = u.id AND j.attempt = u.attempt
-       AND j.lease_owner = %(owner)s  -- implies running; see complete_jobs
+       AND j.lease_owner = u.owner  -- implies running; see complete_jobs
     RETURNING j.id, j.status, j.due_at
 ), woke AS (
     SELECT chronosched_notify_ready_v1(min(due_at)) FROM upd WHERE status = 'queued'
@@ -91,15 +108,18 @@ SELECT upd.id, upd.status FROM upd LEFT JOIN woke ON true;
 
 -- name: release_jobs
 -- Graceful hand-back on shutdown: the attempt does not count against the job.
-WITH upd AS (
+WITH u AS MATERIALIZED (  -- the batch with the owner as a column: see complete_jobs
+    SELECT u.*, %(owner)s::text AS owner
+      FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[]) AS u(id, attempt)
+), upd AS (
     UPDATE jobs j
        SET status = 'queued', due_at = now(), lease_owner = NULL, lease_until = NULL,
            attempt = j.attempt - 1,
            started_at = CASE WHEN j.attempt - 1 = 0 THEN NULL ELSE j.started_at END,
            last_error = 'handed back by worker ' || %(owner)s || ' at shutdown'
-      FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[]) AS u(id, attempt)
+      FROM u
      WHERE j.id = ANY (%(ids)s::bigint[]) AND j.id = u.id AND j.attempt = u.attempt
-       AND j.lease_owner = %(owner)s  -- implies running; see complete_jobs
+       AND j.lease_owner = u.owner  -- implies running; see complete_jobs
     RETURNING j.id
 ), woke AS (
     SELECT chronosched_notify_ready_v1(NULL) FROM upd HAVING count(*) > 0
