@@ -19,21 +19,24 @@ from chronosched.cli.main import app
 
 WEB_STACK = ("fastapi", "starlette", "uvicorn", "httpx", "pydantic_settings")
 
-# What `python -m chronosched worker --kinds cmd,binary,python` imports before it connects: the
-# CLI (with the worker's help, which resolves its options), the worker and its executors.
+# What `python -m chronosched worker` (every kind) imports before it connects: the CLI (with the
+# worker's help, which resolves its options), the worker and its executors; then what its first
+# `http` job (here one with a bad payload) brings in.
 WORKER_START = f"""
-import contextlib, io, json, sys
+import asyncio, contextlib, io, json, sys
 
 from chronosched.cli.main import app
-from chronosched.executors import build_executors, get_executor
+from chronosched.executors import EXECUTOR_KINDS, PayloadError, build_executors
 from chronosched.worker import runner, settings
+from tests.unit.executor_helpers import make_ctx
 
 with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
     app(["worker", "--help"])
-build_executors(["cmd", "binary", "python"])
+executors = build_executors(EXECUTOR_KINDS)
 loaded = lambda: sorted({{name.split(".")[0] for name in sys.modules}} & set({WEB_STACK!r}))
 before = loaded()
-get_executor("http")
+with contextlib.suppress(PayloadError):
+    asyncio.run(executors["http"].execute({{}}, make_ctx("http"), 1))
 print(json.dumps({{"worker": before, "after_http": loaded()}}))
 """
 
@@ -71,7 +74,7 @@ def _worker_start_modules() -> dict[str, list[str]]:
 def test_worker_start__loads_no_web_stack() -> None:
     modules = _worker_start_modules()
     assert modules["worker"] == []
-    # The `http` kind still works: httpx comes in with its executor.
+    # The `http` kind still works: httpx comes in with its first job.
     assert modules["after_http"] == ["httpx"]
 
 

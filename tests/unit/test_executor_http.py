@@ -202,8 +202,24 @@ async def test_http__invalid_payload_raises_payload_error(
         await executor.execute(payload, CTX, 5)
 
 
-async def test_http__get_executor_builds_one_with_the_link_local_switch() -> None:
-    ex = get_executor("http", allow_link_local=True)
-    assert isinstance(ex, HttpExecutor)
-    assert ex.allow_link_local
-    await ex.aclose()
+async def test_http__get_executor_runs_http_jobs(base_url: str) -> None:
+    ex = get_executor("http")  # httpx and the real executor load with the first job
+    try:
+        outs = [await ex.execute({"url": f"{base_url}/echo", "json": i}, CTX, 5) for i in (1, 2)]
+    finally:
+        await ex.aclose()
+    assert [json.loads(out.result["body"]["body"]) for out in outs] == [1, 2]
+
+
+async def test_http__get_executor_passes_the_link_local_switch_on() -> None:
+    url = "http://169.254.169.254/latest/meta-data/"
+    refusing, allowing = get_executor("http"), get_executor("http", allow_link_local=True)
+    try:
+        with pytest.raises(PayloadError, match="link-local"):
+            await refusing.execute({"url": url}, CTX, 0.3)
+        # Allowed: it is tried (and fails to connect or times out here), not refused.
+        out = await allowing.execute({"url": url}, CTX, 0.3)
+    finally:
+        await refusing.aclose()
+        await allowing.aclose()
+    assert not out.ok and out.error is not None and "link-local" not in out.error

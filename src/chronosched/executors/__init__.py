@@ -3,13 +3,16 @@
 No database access here: the worker leases a job, builds a `JobContext`, renders the payload
 with `render_payload`, and calls `get_executor(kind).execute(payload, ctx, timeout)`. Create each
 executor once per worker and reuse it (the `http` one holds a connection pool); `aclose()` it
-on shutdown. The `http` executor (and with it httpx) is imported only by a worker that runs the
-`http` kind: it is the heaviest import of a worker's start-up.
+on shutdown. The `http` executor (and with it httpx, the heaviest import of a worker's start-up,
+~0.1 s) is imported when the first `http` job runs, so a worker accepting every kind starts as
+fast as one that does not accept `http`.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from chronosched.executors.base import (
     OUTPUT_LIMIT,
@@ -23,6 +26,9 @@ from chronosched.executors.cmd import CmdExecutor
 from chronosched.executors.process import KILL_GRACE
 from chronosched.executors.python import PythonExecutor
 from chronosched.executors.templating import render_payload
+
+if TYPE_CHECKING:
+    from chronosched.executors.http import HttpExecutor
 
 EXECUTOR_KINDS = ("cmd", "http", "binary", "python")
 
@@ -52,9 +58,7 @@ def get_executor(
     if kind == "binary":
         return BinaryExecutor(kill_grace=kill_grace)
     if kind == "http":
-        from chronosched.executors.http import HttpExecutor
-
-        return HttpExecutor(allow_link_local=allow_link_local)
+        return _DeferredHttpExecutor(allow_link_local=allow_link_local)
     if kind == "python":
         return PythonExecutor()
     raise ValueError(f"unknown executor kind {kind!r}; expected one of {', '.join(EXECUTOR_KINDS)}")
@@ -71,3 +75,41 @@ def build_executors(
         kind: get_executor(kind, allow_link_local=allow_link_local, kill_grace=kill_grace)
         for kind in dict.fromkeys(kinds)
     }
+
+
+class _DeferredHttpExecutor:
+    """`http.HttpExecutor`, imported and built when the first `http` job runs."""
+
+    kind = "http"
+
+    def __init__(self, *, allow_link_local: bool) -> None:
+        self.allow_link_local = allow_link_local
+        self._executor: Executor | None = None
+        self._lock = asyncio.Lock()
+
+    async def execute(
+        self,
+        payload: dict[str, Any],
+        ctx: JobContext,
+        timeout: float | None,  # noqa: ASYNC109 -- a default the payload may override, not a cap
+    ) -> ExecutionOutcome:
+        return await (await self._loaded()).execute(payload, ctx, timeout)
+
+    async def _loaded(self) -> Executor:
+        if self._executor is None:
+            async with self._lock:  # the first jobs of a batch wait for one import
+                if self._executor is None:
+                    # In a thread: the import must not stall the event loop (heartbeats, jobs).
+                    http_executor = await asyncio.to_thread(_import_http_executor)
+                    self._executor = http_executor(allow_link_local=self.allow_link_local)
+        return self._executor
+
+    async def aclose(self) -> None:
+        if self._executor is not None:
+            await self._executor.aclose()
+
+
+def _import_http_executor() -> type[HttpExecutor]:
+    from chronosched.executors.http import HttpExecutor
+
+    return HttpExecutor
