@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -22,12 +24,20 @@ CHECK_IF_IDLE_SECONDS = 1.0
 _RETURNED_AT = "_chronosched_returned_at"
 
 
-def connection_kwargs(statement_timeout_ms: int = 30_000) -> dict[str, Any]:
-    """Connection options: dict rows, and a statement timeout so no call hangs forever."""
+def connection_kwargs(statement_timeout_ms: int = 30_000, conninfo: str = "") -> dict[str, Any]:
+    """Connection options: dict rows, a statement timeout so no call hangs forever, UTC, no JIT.
+
+    JIT compilation is off: every statement here is short OLTP work, and a plan that crossed
+    `jit_above_cost` (Debian's PostgreSQL ships with JIT on) would pay tens of milliseconds of
+    compiling for it. The URL's own `options` (or, without them, PGOPTIONS, which libpq would
+    otherwise ignore once we pass options) come after ours, so a user's setting wins.
+    """
+    ours = f"-c statement_timeout={statement_timeout_ms} -c TimeZone=UTC -c jit=off"
+    theirs = conninfo_to_dict(conninfo).get("options") or os.environ.get("PGOPTIONS", "")
     return {
         "row_factory": dict_row,
         "autocommit": True,
-        "options": f"-c statement_timeout={statement_timeout_ms} -c TimeZone=UTC",
+        "options": f"{ours} {theirs}".strip(),
     }
 
 
@@ -58,7 +68,7 @@ async def open_pool(
         url,
         min_size=min_size,
         max_size=max_size,
-        kwargs=connection_kwargs(statement_timeout_ms),
+        kwargs=connection_kwargs(statement_timeout_ms, url),
         connection_class=AsyncConnection,
         open=False,
         name=name,
