@@ -212,7 +212,7 @@ async def test_http__get_executor_runs_http_jobs(base_url: str) -> None:
 
 
 async def test_http__get_executor_passes_the_link_local_switch_on() -> None:
-    url = "http://169.254.169.254/latest/meta-data/"
+    url = "http://169.254.0.1:9/"  # link-local, and nothing is expected to answer there
     refusing, allowing = get_executor("http"), get_executor("http", allow_link_local=True)
     try:
         with pytest.raises(PayloadError, match="link-local"):
@@ -222,4 +222,4 @@ async def test_http__get_executor_passes_the_link_local_switch_on() -> None:
     finally:
         await refusing.aclose()
         await allowing.aclose()
-    assert not out.ok and out.error is not None and "link-local" not in out.error
+    assert out.error is None or "link-local" not in out.error
