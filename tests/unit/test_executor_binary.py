@@ -10,16 +10,12 @@ import pytest
 
 from chronosched.executors import PayloadError, get_executor
 from tests.unit.executor_helpers import make_ctx
-from tests.unit.spawn_paths import SPAWN_PATHS, use_spawn_path
 
 CTX = make_ctx("binary")
 ECHO_ARGV = "import json, sys; print(json.dumps(sys.argv[1:]))"
 
 
-@pytest.fixture(autouse=True, params=SPAWN_PATHS)
-def spawn_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
-    """Every test here runs on both ways of watching the child (pidfd, asyncio's transports)."""
-    return use_spawn_path(request, monkeypatch)
+pytestmark = pytest.mark.usefixtures("spawn_path")  # each test on both spawn paths
 
 
 async def run(payload: dict[str, Any], limit: float | None = None) -> Any:

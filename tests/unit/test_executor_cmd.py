@@ -15,7 +15,6 @@ import pytest
 from chronosched.executors import PayloadError, get_executor
 from chronosched.executors.environment import is_secret
 from tests.unit.executor_helpers import group_running, is_running, make_ctx, wait_for_pids
-from tests.unit.spawn_paths import SPAWN_PATHS, use_spawn_path
 
 CTX = make_ctx("cmd")
 PRINT_ENV = (
@@ -23,10 +22,7 @@ PRINT_ENV = (
 )
 
 
-@pytest.fixture(autouse=True, params=SPAWN_PATHS)
-def spawn_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
-    """Every test here runs on both ways of watching the child (pidfd, asyncio's transports)."""
-    return use_spawn_path(request, monkeypatch)
+pytestmark = pytest.mark.usefixtures("spawn_path")  # each test on both spawn paths
 
 
 async def run(payload: dict[str, Any], limit: float | None = None) -> Any:

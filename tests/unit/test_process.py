@@ -1,24 +1,20 @@
 """`process.run_process` itself, on both ways of watching a child: what it leaves behind (no
-open descriptors, no zombie, no thread) and a group member that escapes with the output pipe."""
+open descriptors, no zombie) and a group member that escapes with the output pipe; the pidfd
+path alone is in test_process_pidfd."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
-import threading
 from pathlib import Path
 
 import pytest
 
 from chronosched.executors import process
 from tests.unit.executor_helpers import is_running, wait_for_pids
-from tests.unit.spawn_paths import SPAWN_PATHS, use_spawn_path
 
-
-@pytest.fixture(autouse=True, params=SPAWN_PATHS)
-def spawn_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
-    return use_spawn_path(request, monkeypatch)
+pytestmark = pytest.mark.usefixtures("spawn_path")  # each test on both spawn paths
 
 
 async def run(script: str, time_limit: float | None = None) -> process.ProcessRun:
@@ -76,22 +72,6 @@ async def test_process__the_child_is_reaped_when_it_returns() -> None:
     assert run_.exit_code == 4
     with pytest.raises(ChildProcessError):  # not a zombie of ours: already waited for
         os.waitpid(pid, os.WNOHANG)  # noqa: ASYNC222 -- WNOHANG never blocks
-
-
-async def test_process__the_pidfd_path_waits_without_a_thread(
-    tmp_path: Path, spawn_path: bool
-) -> None:
-    if not spawn_path:
-        pytest.skip("asyncio's child watcher on Python 3.11 is a thread per child")
-    pidfile = tmp_path / "pid"
-    threads = set(threading.enumerate())
-    job = asyncio.ensure_future(run(f"echo $$ > {pidfile}; exec sleep 30"))
-    (pid,) = await wait_for_pids(pidfile, 1)
-    assert set(threading.enumerate()) == threads
-    job.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await job
-    assert not is_running(pid)
 
 
 async def test_process__a_member_that_escapes_with_stdout_does_not_hold_the_job(

@@ -3,11 +3,12 @@
 Every write is fenced by (job id, attempt, lease owner): a worker whose lease was lost can never
 overwrite what happened meanwhile. Each call is one statement for a whole batch.
 
-The batched writes (renew, complete, fail, release) join `unnest()` of their arrays with `jobs`
-and, above `SMALL_BATCH` rows, run unprepared, so every execution is planned with its real
-arrays. Once psycopg had prepared them (after 5 runs), PostgreSQL switched to a generic plan
-that guessed 10 rows for the unnest and nested-looped it against every matched job: 500 x 500
-comparisons, 52 ms instead of 5 ms for a 500-job completion. Planning costs ~0.25 ms, so
+The batched writes (renew, complete, fail, release) join their batch (`unnest()` of the arrays,
+with the owner as a column, so the fence is a join condition: see `complete_jobs` in queue.sql)
+with `jobs` and, above `SMALL_BATCH` rows, run unprepared, so every execution is planned with
+its real arrays. Once psycopg had prepared them (after 5 runs), PostgreSQL switched to a generic
+plan that guessed 10 rows for the unnest and nested-looped it against every matched job: 500 x
+500 comparisons, 52 ms instead of 5 ms for a 500-job completion. Planning costs ~0.25 ms, so
 batches of at most `SMALL_BATCH` jobs (an idle worker storing one result: the DAG hop) may be
 prepared: their generic plan compares at most 16 x 16 rows.
 """
