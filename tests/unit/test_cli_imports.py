@@ -55,6 +55,7 @@ COMMANDS = [
     ["jobs", "list"],
     ["jobs", "show"],
     ["jobs", "logs"],
+    ["jobs", "edit"],
     ["jobs", "retry"],
     ["jobs", "cancel"],
     ["defs", "list"],

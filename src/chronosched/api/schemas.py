@@ -320,6 +320,21 @@ class JobOut(Out):
         return durations.format_interval(value)
 
 
+class JobEditIn(In):
+    """What may change while a job is waiting or queued; fields left out keep their value."""
+
+    payload: dict[str, Any] | None = Field(
+        None, description="Merged over the definition's payloadTemplate, as at creation."
+    )
+    priority: Int32 | None = None
+    due_at: Timestamp | None = None
+    version: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Apply only if the job is still at this version (else 409)."
+    )
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"priority": 10, "version": 1}]})
+
+
 class CompleteIn(In):
     result: Any = None
 

@@ -21,7 +21,7 @@ TokenOption = typer.Option(None, "--token", envvar="CHRONOSCHED_TOKEN", help="Be
 JsonOption = typer.Option(False, "--json", help="Print the API's JSON instead of a table.")
 
 dags_app = typer.Typer(help="DAGs: list and show.", no_args_is_help=True)
-jobs_app = typer.Typer(help="Jobs: list, show, logs, retry, cancel.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Jobs: list, show, logs, edit, retry, cancel.", no_args_is_help=True)
 defs_app = typer.Typer(help="Job definitions: list and show.", no_args_is_help=True)
 app.add_typer(dags_app, name="dags")
 app.add_typer(jobs_app, name="jobs")
@@ -38,15 +38,23 @@ STATUS_STYLE = {
 }
 
 
-def _request(api: str, token: str | None, method: str, path: str, **params: Any) -> Any:
-    """Call the API; a problem response becomes a readable error and exit code 1."""
+def _request(
+    api: str, token: str | None, method: str, path: str, *, body: Any = None, **params: Any
+) -> Any:
+    """Call the API (query `params`, JSON `body`); a problem response becomes a readable error
+    and exit code 1."""
     import httpx
 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     query = {k: v for k, v in params.items() if v is not None}
     try:
         response = httpx.request(
-            method, f"{api.rstrip('/')}/api/v1{path}", params=query, headers=headers, timeout=30
+            method,
+            f"{api.rstrip('/')}/api/v1{path}",
+            params=query,
+            json=body,
+            headers=headers,
+            timeout=30,
         )
     except httpx.HTTPError as exc:
         console().print(f"[red]cannot reach {api}: {exc}[/]")
@@ -168,6 +176,31 @@ def jobs_logs(
             console().print(entry["stderr"], style="yellow", markup=False, highlight=False)
         if entry.get("error"):
             console().print(f"error: {entry['error']}", style="red", markup=False)
+
+
+@jobs_app.command("edit")
+def jobs_edit(
+    job_id: int,
+    priority: int | None = typer.Option(None, help="New priority (higher runs first)."),
+    due_at: str | None = typer.Option(None, "--due-at", help="New due time (ISO 8601)."),
+    payload: str | None = typer.Option(
+        None, help="JSON object merged over the definition's payload template."
+    ),
+    version: int | None = typer.Option(None, help="Edit only if the job is still at this version."),
+    api: str = ApiOption,
+    token: str | None = TokenOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Change a waiting or queued job's priority, due time or payload."""
+    body: dict[str, Any] = {"priority": priority, "dueAt": due_at, "version": version}
+    if payload is not None:
+        try:
+            body["payload"] = json.loads(payload)
+        except ValueError as exc:
+            console().print(f"[red]--payload is not JSON: {exc}[/]")
+            raise typer.Exit(2) from None
+    body = {k: v for k, v in body.items() if v is not None}
+    _show(_request(api, token, "PATCH", f"/jobs/{job_id}", body=body), as_json=as_json)
 
 
 @jobs_app.command("retry")

@@ -144,6 +144,52 @@ async def retry_job(conn: AsyncConn, job_id: int) -> None:
             )
 
 
+EDITABLE = frozenset({"waiting", "queued"})
+
+
+async def edit_job(
+    conn: AsyncConn,
+    job_id: int,
+    *,
+    priority: int | None = None,
+    due_at: datetime | None = None,
+    payload: dict[str, Any] | None = None,
+    expected_version: int | None = None,
+) -> None:
+    """Change a waiting or queued job's priority, due time or payload (merged over its
+    definition's template); a change bumps its `version`. With `expected_version`, the edit
+    applies only to that version (409 otherwise), so two clients cannot overwrite each other.
+    Editing nothing, or to the values it has, changes nothing."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            queries.get("edit_job"),
+            {
+                "id": job_id,
+                "priority": priority,
+                "due_at": due_at,
+                "payload": Jsonb(payload) if payload is not None else None,
+                "expected_version": expected_version,
+            },
+        )
+        edited = await cur.fetchone()
+        if edited is not None:
+            if edited["status"] == "queued":  # a sooner due time or a higher priority: look now
+                await conn.execute(queries.get("notify_ready"), {"due_at": edited["due_at"]})
+            return
+    current = await _status(conn, job_id)
+    if current["deleted"]:
+        raise errors.Conflict(f"job {job_id} is deleted; it cannot be edited")
+    if current["status"] not in EDITABLE:
+        raise errors.Conflict(
+            f"job {job_id} is {current['status']}; only waiting or queued jobs can be edited"
+        )
+    if expected_version is not None and current["version"] != expected_version:
+        raise errors.Conflict(
+            f"job {job_id} is at version {current['version']}, not {expected_version}: "
+            f"it was changed meanwhile"
+        )
+
+
 async def cancel_job(
     conn: AsyncConn, job_id: int, *, delete: bool = False, reason: str | None = None
 ) -> None:

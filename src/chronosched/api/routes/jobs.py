@@ -1,5 +1,6 @@
-"""Jobs across DAGs: list with filters, read, and the manual transitions (complete, fail, retry,
-cancel, delete) that external or manual execution uses (DESIGN §3)."""
+"""Jobs across DAGs: list with filters, read, edit while not yet running (DESIGN §2), and the
+manual transitions (complete, fail, retry, cancel, delete) that external or manual execution
+uses (DESIGN §3)."""
 
 # No `from __future__ import annotations`: FastAPI must see the closure-local `Depends` aliases.
 
@@ -67,6 +68,23 @@ def router(namespace: deps.NamespaceDep, scope: deps.ScopeDep) -> APIRouter:
         """Captured output tails and errors, one entry per attempt."""
         await _job(conn, job_id, sc)
         return [schemas.JobLogOut.model_validate(x) for x in await jobs_repo.job_logs(conn, job_id)]
+
+    @r.patch("/jobs/{jobId}")
+    async def edit_job(
+        job_id: deps.JobIdPath, conn: deps.Conn, sc: Scope, body: schemas.JobEditIn
+    ) -> schemas.JobOut:
+        """Change a waiting or queued job's priority, dueAt or payload; each change bumps its
+        `version` (409 once it runs or finished, or when `version` is given and stale)."""
+        await _job(conn, job_id, sc)
+        await jobs_repo.edit_job(
+            conn,
+            job_id,
+            priority=body.priority,
+            due_at=body.due_at,
+            payload=body.payload,
+            expected_version=body.version,
+        )
+        return to_out(await jobs_repo.get_job(conn, job_id))
 
     @r.post("/jobs/{jobId}/complete")
     async def complete_job(

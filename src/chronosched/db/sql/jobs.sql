@@ -43,7 +43,31 @@ SELECT j.*, d.name AS def_name,
  WHERE j.id = %(id)s;
 
 -- name: job_status
-SELECT status, result, last_error FROM jobs WHERE id = %(id)s;
+SELECT status, result, last_error, version, deleted FROM jobs WHERE id = %(id)s;
+
+-- name: edit_job
+-- DESIGN §2: priority, dueAt and payload may change while a job is waiting or queued, and each
+-- change bumps `version`. The payload is merged over the definition's template, as at creation.
+-- The status check in the WHERE clause makes an edit and a claim exclusive (whichever locks the
+-- row first wins); `expected_version` makes the edit conditional on nobody else's in between.
+-- An edit that changes nothing matches no row here (the caller tells why).
+UPDATE jobs j
+   SET priority = coalesce(%(priority)s, j.priority),
+       due_at = coalesce(%(due_at)s, j.due_at),
+       payload = coalesce(d.payload_template || %(payload)s::jsonb, j.payload),
+       version = j.version + 1
+  FROM job_definitions d
+ WHERE j.id = %(id)s AND d.id = j.def_id
+   AND j.status IN ('waiting', 'queued') AND NOT j.deleted
+   AND (%(expected_version)s::integer IS NULL OR j.version = %(expected_version)s::integer)
+   AND (j.priority, j.due_at, j.payload)
+       IS DISTINCT FROM (coalesce(%(priority)s, j.priority), coalesce(%(due_at)s, j.due_at),
+                         coalesce(d.payload_template || %(payload)s::jsonb, j.payload))
+RETURNING j.status, j.due_at;
+
+-- name: notify_ready
+-- Wake idle workers for a job whose due time or priority changed (see 0002_readiness).
+SELECT chronosched_notify_ready_v1(%(due_at)s);
 
 -- name: complete_job
 -- External or manual completion: allowed while queued or running (a running job's worker loses
