@@ -290,3 +290,53 @@ async def test_ui_browser__a_1000_node_dag_stays_responsive(
     assert time.monotonic() - t0 < 2.0
     assert drawn < 15.0, f"the 1,000-node graph took {drawn:.1f} s to draw"
     await page.screenshot(path=OUTPUT / "ui-dag-1000.png")
+
+
+async def test_ui_browser__edit_a_queued_job(
+    page: Any, api: httpx.AsyncClient, server: str
+) -> None:
+    d = await _definition(api, "editable")
+    job = (
+        await api.post(f"/definitions/{d}/trigger", json={"dueAt": "2100-01-01T00:00:00Z"})
+    ).json()
+    await page.goto(f"{server}/ui/jobs/{job['id']}")
+    panel = page.locator("#job-panel")
+    await page.wait_for_selector("#job-panel[data-status='queued']")
+
+    # open the editor, change priority and payload, save: the job is at version 2
+    await panel.locator("details.edit summary").click()
+    await panel.locator("input[name=priority]").fill("9")
+    await panel.locator("textarea[name=payload]").fill('{"cmd": "echo edited"}')
+    await panel.locator("[data-action=save]").click()
+    await panel.locator("details.edit summary", has_text="version 2").wait_for()
+    saved = (await api.get(f"/jobs/{job['id']}")).json()
+    assert (saved["version"], saved["priority"], saved["payload"]) == (
+        2,
+        9,
+        {"cmd": "echo edited"},
+    )
+
+    # an open editor is not refreshed away; saving over an edit made elsewhere is refused
+    await panel.locator("details.edit summary").click()
+    await panel.locator("input[name=priority]").fill("1")
+    elsewhere = await api.patch(f"/jobs/{job['id']}", json={"priority": 5})
+    assert elsewhere.json()["version"] == 3
+    await page.wait_for_timeout(2500)  # one poll of the page (2 s) has passed
+    assert await panel.locator("input[name=priority]").input_value() == "1"
+    await panel.locator("[data-action=save]").click()
+    await panel.locator(".action-msg.err", has_text="409").wait_for()
+    assert "changed meanwhile" in await panel.locator(".action-msg").inner_text()
+    assert (await api.get(f"/jobs/{job['id']}")).json()["priority"] == 5
+
+    # bad JSON is caught in the page; nothing is sent
+    await panel.locator("textarea[name=payload]").fill("{nope")
+    await panel.locator("[data-action=save]").click()
+    await panel.locator(".action-msg.err", has_text="payload is not JSON").wait_for()
+    assert (await api.get(f"/jobs/{job['id']}")).json()["version"] == 3
+    await page.screenshot(path=OUTPUT / "ui-job-edit.png")
+
+    # closed again, the panel follows the job; a finished job has no editor
+    await panel.locator("details.edit summary").click()
+    assert (await api.post(f"/jobs/{job['id']}/complete")).is_success
+    await page.wait_for_selector("#job-panel[data-status='succeeded']")
+    assert await panel.locator("details.edit").count() == 0

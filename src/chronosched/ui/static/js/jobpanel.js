@@ -1,5 +1,6 @@
-/* The job side panel: details, payload, result, logs, and the manual transitions. Used by the
-   DAG page (click a node) and the job page. All data and actions go through /api/v1/jobs. */
+/* The job side panel: details, payload, result, logs, the manual transitions and, while a job
+   waits or is queued, an editor for its priority, due time and payload. Used by the DAG page
+   (click a node) and the job page. All data and actions go through /api/v1/jobs. */
 "use strict";
 
 const JobPanel = (() => {
@@ -50,29 +51,75 @@ const JobPanel = (() => {
       }, a.name)));
   }
 
+  const EDITABLE = ["waiting", "queued"]; // DESIGN §2: running and finished jobs are not
+
+  /** The edit form (PATCH /jobs/{id}); it sends the version it was opened on, so an edit made
+      meanwhile elsewhere is refused (409) instead of overwritten. */
+  function editor(job, onSave) {
+    const priority = el("input", { type: "number", name: "priority", value: String(job.priority) });
+    const due = el("input", { type: "text", name: "dueAt", value: job.dueAt, size: "32" });
+    const payload = el("textarea", { name: "payload", rows: "6", spellcheck: "false" },
+      JSON.stringify(job.payload, null, 2));
+    const save = el("button", { type: "submit", "data-action": "save" }, "save");
+    const form = el("form", { class: "edit-form" },
+      el("label", {}, "priority ", priority),
+      el("label", {}, "due (ISO 8601) ", due),
+      el("label", {}, "payload (JSON, merged over the definition's template)", payload),
+      save);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      let body;
+      try {
+        body = { payload: JSON.parse(payload.value), version: job.version };
+      } catch (err) {
+        onSave(null, `payload is not JSON: ${err.message}`);
+        return;
+      }
+      if (priority.value !== "") body.priority = Number(priority.value);
+      if (due.value.trim() !== "") body.dueAt = due.value.trim();
+      onSave(body, null);
+    });
+    return el("details", { class: "edit" }, el("summary", {}, `edit (version ${job.version})`), form);
+  }
+
   /** Render job `jobId` into `container`; `onChange` runs after an action succeeded. */
-  async function render(container, jobId, { onChange, onClose } = {}) {
+  async function render(container, jobId, { onChange, onClose, force = false } = {}) {
     const [job, logs] = await Promise.all([api(`/jobs/${jobId}`), api(`/jobs/${jobId}/logs`)]);
     const signature = JSON.stringify([job, logs]);
-    if (container.dataset.signature === signature && container.dataset.jobId === String(jobId)) {
+    const same = container.dataset.jobId === String(jobId);
+    if (same && container.dataset.signature === signature) {
       return job; // nothing changed: keep the reader's scroll position and open sections
+    }
+    if (same && !force && container.querySelector("details.edit[open]")) {
+      return job; // the reader is editing: a refresh must not throw their input away
     }
     container.dataset.signature = signature;
     container.dataset.jobId = String(jobId);
     container.dataset.status = job.status;
 
     const message = el("p", { class: "action-msg", role: "status" });
-    async function onAction(action) {
-      message.textContent = `${action.name}…`;
+    async function run(label, path, method, body) {
+      message.textContent = `${label}…`;
+      message.classList.remove("err");
       try {
-        await api(`/jobs/${jobId}/${action.name}`, { method: "POST", json: action.body });
+        await api(path, { method, json: body });
         message.textContent = "";
-        await render(container, jobId, { onChange, onClose });
+        await render(container, jobId, { onChange, onClose, force: true });
         if (onChange) onChange();
       } catch (err) {
         message.textContent = String(err.message || err);
         message.classList.add("err");
       }
+    }
+    const onAction = (action) =>
+      run(action.name, `/jobs/${jobId}/${action.name}`, "POST", action.body);
+    function onSave(body, problem) {
+      if (problem) {
+        message.textContent = problem;
+        message.classList.add("err");
+        return;
+      }
+      run("saving", `/jobs/${jobId}`, "PATCH", body);
     }
 
     const ran = seconds(job.startedAt, job.finishedAt);
@@ -80,6 +127,7 @@ const JobPanel = (() => {
       row("id", job.id),
       row("definition", `${job.defName} v${job.defVersion} (${job.kind})`),
       row("attempt", `${job.attempt} of ${job.maxAttempts}`),
+      row("version", job.version),
       row("priority", job.priority),
       row("delay", job.delayInterval !== "00:00:00" ? job.delayInterval : null),
       row("enqueued", fmtTime(job.enqueuedAt)),
@@ -98,6 +146,7 @@ const JobPanel = (() => {
         el("h2", {}, job.name), badge(job.status),
         onClose ? el("button", { class: "close", title: "close", onclick: onClose }, "×") : null),
       actionButtons(job, onAction),
+      EDITABLE.includes(job.status) && !job.deleted ? editor(job, onSave) : null,
       message,
       job.lastError ? [el("h3", {}, "last error"), pre(job.lastError, "code err")] : null,
       details,
