@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 
-from chronosched.db.pool import Pool
+import pytest
+
+from chronosched.db.pool import Pool, open_pool
 from chronosched.scheduler.service import Scheduler, SchedulerSettings
 from tests import factories
 
@@ -81,3 +84,16 @@ async def test_run__stop_returns_promptly(pool: Pool, db_url: str) -> None:
         await task
     assert loop.time() - started < 0.5
     assert scheduler.rounds >= 1
+
+
+async def test_run__without_a_schema_it_says_to_migrate(
+    empty_db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="chronosched")
+    pool = await open_pool(empty_db_url, min_size=1, max_size=2)
+    try:
+        await _run_for(Scheduler(pool, empty_db_url, SLOW_FALLBACK), 0.5)
+    finally:
+        await pool.close()
+    assert "scheduler round failed" in caplog.text
+    assert "run `chronosched migrate`" in caplog.text

@@ -30,6 +30,14 @@ class MigrationStatus:
     applied_at: str | None
 
 
+def explain(exc: BaseException) -> str:
+    """An error for a log line; one that means the schema is missing (a process started before
+    `chronosched migrate`, or pointed at the wrong database) says so and what to run."""
+    if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedFunction):
+        return f"{exc}; the database has no Chronosched schema yet: run `chronosched migrate`"
+    return str(exc)
+
+
 def available() -> list[Migration]:
     """All migration files shipped with the package, in order."""
     found = []

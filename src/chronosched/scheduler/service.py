@@ -22,7 +22,7 @@ import psycopg
 import psycopg_pool
 
 from chronosched import cron, metrics
-from chronosched.db import jobs_repo, queue_repo, scheduler_repo
+from chronosched.db import jobs_repo, migrate, queue_repo, scheduler_repo
 from chronosched.db.pool import AsyncConn, Pool
 from chronosched.scheduler import planning
 from chronosched.scheduler.listener import DefinitionListener
@@ -233,7 +233,11 @@ class Scheduler:
                 except DB_ERRORS as exc:
                     failures += 1
                     delay = min(5.0, 0.1 * 2**failures)
-                    log.warning("scheduler round failed (%s); retrying in %.1fs", exc, delay)
+                    log.warning(
+                        "scheduler round failed (%s); retrying in %.1fs",
+                        migrate.explain(exc),
+                        delay,
+                    )
                     target = None
                     await self._sleep(delay)
                     continue

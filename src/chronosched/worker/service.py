@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chronosched import metrics
-from chronosched.db import queue_repo
+from chronosched.db import migrate, queue_repo
 from chronosched.db.pool import Pool
 from chronosched.executors import (
     ExecutionOutcome,
@@ -206,7 +206,7 @@ class Worker:
             except DB_ERRORS as exc:
                 failures += 1
                 delay = reconnect_delay(failures)
-                log.warning("claiming failed (%s); retrying in %.1fs", exc, delay)
+                log.warning("claiming failed (%s); retrying in %.1fs", migrate.explain(exc), delay)
                 await self._sleep_unless_stopped(delay)
                 continue
             failures = 0
@@ -353,7 +353,7 @@ class Worker:
                     return
                 except DB_ERRORS as exc:
                     failures += 1
-                    log.warning("registering the worker failed (%s)", exc)
+                    log.warning("registering the worker failed (%s)", migrate.explain(exc))
                     await self._sleep_unless_stopped(reconnect_delay(failures))
         finally:
             await lane.close()
