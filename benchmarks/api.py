@@ -3,11 +3,13 @@
 * requests/s and p50/p99 latency of `GET /api/v1/jobs/{id}` and `POST /api/v1/dags/{id}/jobs`
   with 50 concurrent clients (goal: GET p99 under 20 ms);
 * a 10,000-job, 10,000-edge DAG created in one request (goal: under 1.5 s) and through the
-  bulk endpoints (jobs/bulk, then dependencies/bulk).
+  bulk endpoints (jobs/bulk, then dependencies/bulk);
+* `--definitions` (50,000) definitions in one `POST /definitions/bulk`, then the same request
+  again (every item unchanged: the idempotent path).
 
-Run: `python -m benchmarks.api [--seconds 5] [--clients 50]` (embedded PostgreSQL 18 unless
-CHRONOSCHED_BENCH_DATABASE_URL). The client shares the machine with the server and PostgreSQL,
-so the figures are a lower bound.
+Run: `python -m benchmarks.api [--seconds 5] [--clients 50] [--definitions 50000]` (embedded
+PostgreSQL 18 unless CHRONOSCHED_BENCH_DATABASE_URL). The client shares the machine with the
+server and PostgreSQL, so the figures are a lower bound.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ async def load(
     return len(latencies) / elapsed, q[49], q[98]
 
 
-async def run(base: str, clients: int, seconds: float) -> None:
+async def run(base: str, clients: int, seconds: float, definitions_count: int) -> None:
     api = f"{base}/api/v1"
     async with httpx.AsyncClient(base_url=api, timeout=120) as c:
         d = (await c.post("/definitions", json={"name": "node", "kind": "cmd"})).json()
@@ -87,8 +89,23 @@ async def run(base: str, clients: int, seconds: float) -> None:
         added.raise_for_status()
 
         target = (await c.post("/dags", json={"name": "target"})).json()
+
+        definitions = [
+            {"name": f"bulk-{i}", "kind": "cmd", "payloadTemplate": {"cmd": f"echo {i}"}}
+            for i in range(definitions_count)
+        ]
+        start = time.perf_counter()
+        (await c.post("/definitions/bulk", json=definitions)).raise_for_status()
+        defs_new = time.perf_counter() - start
+        start = time.perf_counter()
+        (await c.post("/definitions/bulk", json=definitions)).raise_for_status()
+        defs_again = time.perf_counter() - start
     print(f"10,000 jobs + {len(edges):,} edges in one request: {one_request:.2f} s (goal < 1.5 s)")
     print(f"same graph through jobs/bulk + dependencies/bulk: {bulk:.2f} s")
+    print(
+        f"{definitions_count:,} definitions in one POST /definitions/bulk: {defs_new:.2f} s new, "
+        f"{defs_again:.2f} s again (all unchanged)"
+    )
 
     sample = ids[:1000]
     rps, p50, p99 = await load(
@@ -113,10 +130,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--definitions", type=int, default=50_000)
     args = parser.parse_args()
     with admin_url() as admin, fresh_database(admin) as url, serve(url) as base:
         print(machine(url))
-        asyncio.run(run(base, args.clients, args.seconds))
+        asyncio.run(run(base, args.clients, args.seconds, args.definitions))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # name -> (modest flags, --quick flags); the flags are each module's own argparse options.
 BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "repo": (["--runs", "1"], ["--edges", "10000", "--jobs", "2000", "--runs", "1"]),
-    "api": (["--seconds", "3"], ["--seconds", "1", "--clients", "10"]),
+    "api": (["--seconds", "3"], ["--seconds", "1", "--clients", "10", "--definitions", "2000"]),
     "worker_throughput": (["--runs", "1"], ["--jobs", "2000", "--runs", "1"]),
     "latency": (["--jobs", "200"], ["--jobs", "50"]),
     "cron_accuracy": (["--seconds", "10"], ["--seconds", "3", "--counts", "1,100"]),

@@ -157,6 +157,47 @@ async def test_definitions__bulk_conflict_names_its_index(client: httpx.AsyncCli
     assert [d["name"] for d in listed.json()["items"]] == ["B"]
 
 
+async def test_definitions__bulk_upsert_decides_each_item_as_a_single_upsert_would(
+    client: httpx.AsyncClient, pool: Pool
+) -> None:
+    same = await definition(client, "Same", payloadTemplate={"cmd": "echo same"})
+    changed = await definition(client, "Changed", payloadTemplate={"cmd": "echo v1"})
+    gone = await definition(client, "Gone", payloadTemplate={"cmd": "echo gone"})
+    assert (await client.delete(f"/definitions/{gone['id']}")).is_success
+    items = [
+        {"name": "New", "kind": "cmd", "payloadTemplate": {"cmd": "echo new"}},
+        {"name": "Changed", "kind": "cmd", "payloadTemplate": {"cmd": "echo v2"}},
+        {"name": "Same", "kind": "cmd", "payloadTemplate": {"cmd": "echo same"}, "paused": True},
+        {"name": "Gone", "kind": "cmd", "payloadTemplate": {"cmd": "echo back"}},
+    ]
+    response = await client.post("/definitions/bulk", json=items)
+    assert response.status_code == 201, response.text
+    out = response.json()
+    assert [(d["name"], d["version"]) for d in out] == [
+        ("New", 1),
+        ("Changed", 2),
+        ("Same", 1),  # identical content: the live version itself, now paused
+        ("Gone", 2),  # versions are never reused, even after a delete
+    ]
+    assert out[2]["id"] == same["id"] and out[2]["paused"] is True
+    rows = await fetch(
+        pool, "SELECT name, version, deleted FROM job_definitions ORDER BY name, version"
+    )
+    assert [(r["name"], r["version"], r["deleted"]) for r in rows] == [
+        ("Changed", 1, True),
+        ("Changed", 2, False),
+        ("Gone", 1, True),
+        ("Gone", 2, False),
+        ("New", 1, False),
+        ("Same", 1, False),
+    ]
+    assert changed["id"] not in {d["id"] for d in out}
+    # The same request again changes nothing: every item is its live version.
+    again = (await client.post("/definitions/bulk", json=items)).json()
+    assert [d["id"] for d in again] == [d["id"] for d in out]
+    assert (await fetch(pool, "SELECT count(*) AS n FROM job_definitions"))[0]["n"] == 6
+
+
 async def test_definitions__new_version_endpoint_applies_changes(
     client: httpx.AsyncClient,
 ) -> None:

@@ -93,7 +93,8 @@ async def upsert(
         await conn.execute(
             queries.get("lock_definitions_namespace"), {"namespace_id": namespace_id}
         )
-        return await _upsert_locked(conn, namespace_id, spec)
+        (result,) = await _upsert_locked(conn, namespace_id, [spec], bulk=False)
+        return result
 
 
 async def upsert_many(
@@ -107,31 +108,54 @@ async def upsert_many(
                 f"name {spec.name!r} also appears at item {seen[spec.name]}", index=index
             )
         seen[spec.name] = index
-    out = []
     async with conn.transaction():
         await conn.execute(
             queries.get("lock_definitions_namespace"), {"namespace_id": namespace_id}
         )
-        for index, spec in enumerate(specs):
-            try:
-                out.append(await _upsert_locked(conn, namespace_id, spec))
-            except errors.ChronoschedError as exc:
-                exc.detail = f"item {index}: {exc.detail}"
-                exc.index = index
-                raise
-    return out
+        return await _upsert_locked(conn, namespace_id, specs, bulk=True)
 
 
 async def _upsert_locked(
-    conn: AsyncConn, namespace_id: str, spec: DefinitionSpec
-) -> tuple[dict[str, Any], bool]:
-    key = {"namespace_id": namespace_id, "name": spec.name}
-    live = await _one(conn, queries.get("live_definition_by_name"), key)
-    last_row = await _one(conn, queries.get("last_definition_version"), key)
-    last = int(last_row["last_version"]) if last_row else 0
+    conn: AsyncConn, namespace_id: str, specs: Sequence[DefinitionSpec], *, bulk: bool
+) -> list[tuple[dict[str, Any], bool]]:
+    """Decide every item from the live versions and last issued versions of all the names
+    (two queries), then write: one UPDATE retires the replaced versions and one INSERT adds
+    the new ones. Names are unique among `specs` (upsert_many checks), so each
+    decision sees the state before the call, as one-by-one upserts would. A bulk upsert of
+    20,000 definitions took ~22 s as ~3 round trips per item."""
+    key = {"namespace_id": namespace_id, "names": [spec.name for spec in specs]}
+    cur = await conn.execute(queries.get("live_definitions_by_names"), key)
+    live = {row["name"]: row for row in await cur.fetchall()}
+    cur = await conn.execute(queries.get("last_definition_versions"), key)
+    last = {row["name"]: int(row["last_version"]) for row in await cur.fetchall()}
+    versions: list[int | None] = []
+    for index, spec in enumerate(specs):
+        try:
+            versions.append(_new_version_number(spec, live.get(spec.name), last.get(spec.name, 0)))
+        except errors.ChronoschedError as exc:
+            if bulk:
+                exc.detail = f"item {index}: {exc.detail}"
+                exc.index = index
+            raise
+    changed = [spec for spec, version in zip(specs, versions, strict=True) if version is not None]
+    retired = [live[spec.name]["id"] for spec in changed if spec.name in live]
+    if retired:
+        await conn.execute(queries.get("retire_definitions"), {"ids": retired})
+    inserted = await _insert_versions(conn, namespace_id, specs, versions)
+    out = []
+    for spec, version in zip(specs, versions, strict=True):
+        if version is None:
+            out.append((await _apply_paused(conn, live[spec.name], spec.paused), False))
+        else:
+            out.append((inserted[spec.name], True))
+    return out
+
+
+def _new_version_number(spec: DefinitionSpec, live: dict[str, Any] | None, last: int) -> int | None:
+    """The version `spec` becomes, or None when the live version already is it (DESIGN §2)."""
     if live is not None and spec.version in (None, live["version"]):
         if _same_content(live, spec):
-            return await _apply_paused(conn, live, spec.paused), False
+            return None
         if spec.version is not None:
             raise errors.Conflict(
                 f"definition {spec.name!r} version {spec.version} already exists with different "
@@ -142,22 +166,49 @@ async def _upsert_locked(
             f"definition {spec.name!r} version {spec.version} was already issued (latest is "
             f"{last}); versions are never reused"
         )
-    if live is not None:
-        await conn.execute(queries.get("retire_definition"), {"id": live["id"]})
-    params = {f: getattr(spec, f) for f in CONTENT_FIELDS}
-    params["payload_template"] = Jsonb(spec.payload_template)
-    row = await _one(
-        conn,
-        queries.get("insert_definition"),
-        {
-            **params,
-            **key,
-            "version": spec.version if spec.version is not None else last + 1,
-            "paused": bool(spec.paused),
-        },
+    return spec.version if spec.version is not None else last + 1
+
+
+async def _insert_versions(
+    conn: AsyncConn,
+    namespace_id: str,
+    specs: Sequence[DefinitionSpec],
+    versions: Sequence[int | None],
+) -> dict[str, dict[str, Any]]:
+    """Insert the specs that have a version number, in one statement; rows by name."""
+    new = [(s, v) for s, v in zip(specs, versions, strict=True) if v is not None]
+    if not new:
+        return {}
+    columns: dict[str, list[Any]] = {
+        "names": [s.name for s, _ in new],
+        "versions": [v for _, v in new],
+        "payload_templates": [Jsonb(s.payload_template) for s, _ in new],
+        "paused": [bool(s.paused) for s, _ in new],
+    }
+    for field, column in _ARRAY_COLUMNS.items():
+        columns[column] = [getattr(s, field) for s, _ in new]
+    cur = await conn.execute(
+        queries.get("insert_definitions"), {"namespace_id": namespace_id, **columns}
     )
-    assert row is not None
-    return row, True
+    return {row["name"]: row for row in await cur.fetchall()}
+
+
+# Content fields passed as they are, by the array parameter of insert_definitions they fill.
+_ARRAY_COLUMNS = {
+    "kind": "kinds",
+    "cron_spec": "cron_specs",
+    "timezone": "timezones",
+    "delay_interval": "delay_intervals",
+    "priority": "priorities",
+    "max_attempts": "max_attempts",
+    "timeout_seconds": "timeout_seconds",
+    "backoff_base_seconds": "backoff_base_seconds",
+    "backoff_max_seconds": "backoff_max_seconds",
+    "catchup": "catchups",
+    "catchup_limit": "catchup_limits",
+    "overlap": "overlaps",
+    "description": "descriptions",
+}
 
 
 async def _apply_paused(
