@@ -7,6 +7,8 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+from psycopg.types.json import Jsonb
+
 from chronosched.db import jobs_repo, queries, queue_repo
 from chronosched.db.pool import Pool
 from tests import factories as f
@@ -113,6 +115,44 @@ async def test_reap__requeues_expired_leases_only(pool: Pool) -> None:
         assert await queue_repo.reap(conn) == {short: "queued"}
         assert await queue_repo.reap(conn) == {}
         assert await f.status(conn, long) == "running"
+
+
+async def test_complete_and_fail__each_job_gets_its_own_result_from_one_batch(
+    pool: Pool,
+) -> None:
+    """The results travel as one jsonb document indexed by position: a mixed batch must put
+    every result on its own job, JSON null stored as SQL NULL."""
+    results: list[Any] = [None, {"rows": 3}, [1, "two"], "text", 0, False, {"nested": {"a": []}}]
+    n = len(results)
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "d", max_attempts=1)
+        ids = await f.jobs(conn, d, 2 * n)
+        claimed = await queue_repo.claim(
+            conn, owner="w", limit=2 * n, lease_seconds=30, kinds=["python"]
+        )
+        attempt = {j.id: j.attempt for j in claimed}
+        done_ids, failed_ids = ids[:n], ids[n:]
+        # Reversed order: position in the batch, not job id order, decides.
+        done = [(i, attempt[i], r) for i, r in reversed(list(zip(done_ids, results, strict=True)))]
+        assert await queue_repo.complete(conn, owner="w", done=done) == set(done_ids)
+        failures = [
+            queue_repo.Failure(i, attempt[i], f"error {k}", result=r)
+            for k, (i, r) in enumerate(zip(failed_ids, results, strict=True))
+        ]
+        statuses = await queue_repo.fail(conn, owner="w", failures=failures)
+        assert statuses == {i: "failed" for i in failed_ids}
+        cur = await conn.execute(
+            "SELECT id, status, result, result IS NULL AS is_null, last_error FROM jobs"
+            " WHERE id = ANY(%s) ORDER BY id",
+            [ids],
+        )
+        rows = {row["id"]: row for row in await cur.fetchall()}
+    for i, r in zip(done_ids, results, strict=True):
+        assert rows[i]["status"] == "succeeded"
+        assert (rows[i]["result"], rows[i]["is_null"]) == (r, r is None), i
+    for k, (i, r) in enumerate(zip(failed_ids, results, strict=True)):
+        assert (rows[i]["result"], rows[i]["is_null"]) == (r, r is None), i
+        assert rows[i]["last_error"] == f"error {k}"
 
 
 async def test_fail__retries_then_fails_for_good(pool: Pool) -> None:
@@ -282,11 +322,11 @@ async def test_batched_writes__the_planner_expects_the_whole_batch_to_be_ours(po
         ids, attempts = [j.id for j in claimed], [j.attempt for j in claimed]
         batch = {"owner": "w", "ids": ids, "attempts": attempts}
         statements = {
-            "complete_jobs": {**batch, "results": [None] * n},
+            "complete_jobs": {**batch, "results": Jsonb([None] * n)},
             "fail_jobs": {
                 **batch,
                 "errors": ["e"] * n,
-                "results": [None] * n,
+                "results": Jsonb([None] * n),
                 "retryable": [True] * n,
                 "retry_in": [0.0] * n,
             },

@@ -16,9 +16,9 @@ prepared: their generic plan compares at most 16 x 16 rows.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from psycopg.rows import args_row, tuple_row
 from psycopg.types.json import Jsonb
@@ -29,13 +29,24 @@ from chronosched.db.pool import AsyncConn
 SMALL_BATCH = 16  # batches up to this size may use a prepared (generic) plan; see above
 
 
+def _int_array(values: Iterable[int]) -> str:
+    """An array literal for an `::integer[]`/`::bigint[]` parameter. psycopg dumps a list of
+    ints element by element in Python (~1.2 µs each, a 500-job completion's ids and attempts
+    ~1.2 ms); the literal is one `str.join`, sent with the unknown type, so the server parses
+    it once as the cast's type."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
 def _prepare(rows: int) -> bool | None:
     """psycopg's `prepare`: its default (prepare after 5 runs) for small batches, else never."""
     return None if rows <= SMALL_BATCH else False
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ClaimedJob:
+class ClaimedJob(NamedTuple):
+    """A leased job as the claim statement returns it. A NamedTuple, not a frozen dataclass:
+    one is built per claimed job, and a frozen dataclass's __init__ (one object.__setattr__ per
+    field) cost ~2.4 µs of the worker's ~40 µs per no-op job, a NamedTuple ~0.4 µs."""
+
     id: int
     attempt: int
     max_attempts: int
@@ -96,8 +107,8 @@ async def renew(
         queries.get("renew_leases"),
         {
             "owner": owner,
-            "ids": [h[0] for h in held],
-            "attempts": [h[1] for h in held],
+            "ids": _int_array(h[0] for h in held),
+            "attempts": _int_array(h[1] for h in held),
             "lease_seconds": lease_seconds,
         },
         prepare=_prepare(len(held)),  # see the module docstring
@@ -116,10 +127,9 @@ async def complete(
             queries.get("complete_jobs"),
             {
                 "owner": owner,
-                "ids": [d[0] for d in done],
-                "attempts": [d[1] for d in done],
-                # None stays SQL NULL: no JSON encoding for the no-result jobs of the hot path
-                "results": [Jsonb(d[2]) if d[2] is not None else None for d in done],
+                "ids": _int_array(d[0] for d in done),
+                "attempts": _int_array(d[1] for d in done),
+                "results": Jsonb([d[2] for d in done]),  # one document; None -> SQL NULL
             },
             prepare=_prepare(len(done)),  # see the module docstring
         )
@@ -134,10 +144,10 @@ async def fail(conn: AsyncConn, *, owner: str, failures: Sequence[Failure]) -> d
         queries.get("fail_jobs"),
         {
             "owner": owner,
-            "ids": [f.id for f in failures],
-            "attempts": [f.attempt for f in failures],
+            "ids": _int_array(f.id for f in failures),
+            "attempts": _int_array(f.attempt for f in failures),
             "errors": [f.error for f in failures],
-            "results": [Jsonb(f.result) if f.result is not None else None for f in failures],
+            "results": Jsonb([f.result for f in failures]),  # one document, as in complete
             "retryable": [f.retryable for f in failures],
             "retry_in": [f.retry_in for f in failures],
         },
@@ -152,7 +162,11 @@ async def release(conn: AsyncConn, *, owner: str, held: Sequence[tuple[int, int]
         return set()
     cur = await conn.execute(
         queries.get("release_jobs"),
-        {"owner": owner, "ids": [h[0] for h in held], "attempts": [h[1] for h in held]},
+        {
+            "owner": owner,
+            "ids": _int_array(h[0] for h in held),
+            "attempts": _int_array(h[1] for h in held),
+        },
         prepare=_prepare(len(held)),  # see the module docstring
     )
     return {row["id"] for row in await cur.fetchall()}

