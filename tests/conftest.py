@@ -4,6 +4,7 @@ the embedded PostgreSQL 18 by default, or the server named by CHRONOSCHED_TEST_D
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -76,11 +77,24 @@ def empty_db_url(pg_admin_url: str) -> Iterator[str]:
         )
 
 
-@pytest.fixture
-async def pool(db_url: str) -> AsyncIterator[Pool]:
-    """An async pool on the test's own database."""
-    p = await open_pool(db_url, min_size=1, max_size=8)
+@contextlib.asynccontextmanager
+async def _pool_on(url: str, max_size: int) -> AsyncIterator[Pool]:
+    p = await open_pool(url, min_size=1, max_size=max_size)
     try:
         yield p
     finally:
         await p.close()
+
+
+@pytest.fixture
+async def pool(db_url: str) -> AsyncIterator[Pool]:
+    """An async pool on the test's own database."""
+    async with _pool_on(db_url, 8) as p:
+        yield p
+
+
+@pytest.fixture
+async def empty_pool(empty_db_url: str) -> AsyncIterator[Pool]:
+    """An async pool on a database without the schema (a process started before `migrate`)."""
+    async with _pool_on(empty_db_url, 4) as p:
+        yield p

@@ -319,8 +319,12 @@ async def test_batched_writes__the_planner_expects_the_whole_batch_to_be_ours(po
         claimed = await queue_repo.claim(
             conn, owner="w", limit=n, lease_seconds=30, kinds=["python"]
         )
-        ids, attempts = [j.id for j in claimed], [j.attempt for j in claimed]
-        batch = {"owner": "w", "ids": ids, "attempts": attempts}
+        # The parameters in the shapes queue_repo sends them.
+        batch = {
+            "owner": "w",
+            "ids": queue_repo.int_array(j.id for j in claimed),
+            "attempts": queue_repo.int_array(j.attempt for j in claimed),
+        }
         statements = {
             "complete_jobs": {**batch, "results": Jsonb([None] * n)},
             "fail_jobs": {

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from chronosched.db.pool import Pool, open_pool
+from chronosched.db.pool import Pool
 from chronosched.scheduler.service import Scheduler, SchedulerSettings
 from tests import factories
 
@@ -87,13 +87,9 @@ async def test_run__stop_returns_promptly(pool: Pool, db_url: str) -> None:
 
 
 async def test_run__without_a_schema_it_says_to_migrate(
-    empty_db_url: str, caplog: pytest.LogCaptureFixture
+    empty_pool: Pool, empty_db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="chronosched")
-    pool = await open_pool(empty_db_url, min_size=1, max_size=2)
-    try:
-        await _run_for(Scheduler(pool, empty_db_url, SLOW_FALLBACK), 0.5)
-    finally:
-        await pool.close()
+    await _run_for(Scheduler(empty_pool, empty_db_url, SLOW_FALLBACK), 0.5)
     assert "scheduler round failed" in caplog.text
     assert "run `chronosched migrate`" in caplog.text

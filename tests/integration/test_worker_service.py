@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from chronosched.db import jobs_repo, migrate, queue_repo
-from chronosched.db.pool import Pool, open_pool
+from chronosched.db.pool import Pool
 from chronosched.worker.service import Worker
 from chronosched.worker.settings import WorkerSettings
 from tests import factories as f
@@ -283,20 +283,14 @@ async def test_metrics__a_worker_batch_moves_claim_and_outcome_counters(pool: Po
 
 
 async def test_no_schema__says_to_migrate_then_works_once_migrated(
-    empty_db_url: str, caplog: pytest.LogCaptureFixture
+    empty_pool: Pool, empty_db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="chronosched")
-    pool = await open_pool(empty_db_url, min_size=1, max_size=4)
-    try:
-        async with _running(pool, _settings()):
-            await _until(lambda: "run `chronosched migrate`" in caplog.text)
-            # Started before the schema existed, it does not need a restart once it is there.
-            await asyncio.to_thread(migrate.apply, empty_db_url)
-            async with pool.connection() as conn:
-                d = await f.definition(
-                    conn, "late", kind="python", payload_template={"task": "noop"}
-                )
-                (job_id,) = await f.jobs(conn, d)
-            await _until(lambda: _status_is(pool, job_id, "succeeded"), within=20)
-    finally:
-        await pool.close()
+    async with _running(empty_pool, _settings()):
+        await _until(lambda: "run `chronosched migrate`" in caplog.text)
+        # Started before the schema existed, it does not need a restart once it is there.
+        await asyncio.to_thread(migrate.apply, empty_db_url)
+        async with empty_pool.connection() as conn:
+            d = await f.definition(conn, "late", kind="python", payload_template={"task": "noop"})
+            (job_id,) = await f.jobs(conn, d)
+        await _until(lambda: _status_is(empty_pool, job_id, "succeeded"), within=20)

@@ -74,7 +74,8 @@ def router(namespace: deps.NamespaceDep, scope: deps.ScopeDep) -> APIRouter:
         job_id: deps.JobIdPath, conn: deps.Conn, sc: Scope, body: schemas.JobEditIn
     ) -> schemas.JobOut:
         """Change a waiting or queued job's priority, dueAt or payload; each change bumps its
-        `version` (409 once it runs or finished, or when `version` is given and stale)."""
+        `version` (409 once it runs, finished or was deleted, or when `version` is given and
+        stale)."""
         await _job(conn, job_id, sc)
         await jobs_repo.edit_job(
             conn,
