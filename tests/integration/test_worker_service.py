@@ -163,8 +163,10 @@ async def test_notify__wakes_an_idle_worker_at_once(pool: Pool) -> None:
         async with pool.connection() as conn:
             [job] = await f.jobs(conn, d)
         began = time.monotonic()
-        await _until(lambda: _status_is(pool, job, "succeeded"), within=3)
-    assert time.monotonic() - began < 1.0
+        await _until(lambda: _status_is(pool, job, "succeeded"), within=10)
+    # milliseconds when idle; the bound only has to tell the NOTIFY from the 60 s poll, with
+    # room for a stalled CI machine
+    assert time.monotonic() - began < 5.0
 
 
 async def test_lease_lost__running_job_is_killed_and_its_result_dropped(pool: Pool) -> None:
