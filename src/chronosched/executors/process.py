@@ -63,6 +63,19 @@ def pidfd_usable() -> bool:
 PIDFD = pidfd_usable()  # watch children through pidfds (else through asyncio's subprocess path)
 
 
+def _open_devnull() -> int:
+    """/dev/null for every child's stdin, opened once (close-on-exec; Popen dup2()s it onto the
+    child's fd 0): `stdin=subprocess.DEVNULL` opens and closes it for each child, two system
+    calls and a path lookup on the event-loop thread."""
+    try:
+        return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:  # a sandbox without /dev/null: let Popen try for each child
+        return subprocess.DEVNULL
+
+
+DEVNULL = _open_devnull()
+
+
 class OutputBuffer:
     """Keeps everything up to `whole_limit` bytes, then only the last `keep` bytes."""
 
@@ -160,7 +173,7 @@ class _PidfdChild:
                 write_ends.append(write_end)
             self._proc = subprocess.Popen(
                 argv,
-                stdin=subprocess.DEVNULL,
+                stdin=DEVNULL,
                 stdout=write_ends[0],
                 stderr=write_ends[1],
                 env=env,
@@ -273,7 +286,7 @@ async def _start(
     transport, _ = await loop.subprocess_exec(
         lambda: capture,
         *argv,
-        stdin=subprocess.DEVNULL,
+        stdin=DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
