@@ -33,6 +33,7 @@ from benchmarks.common import admin_url, fresh_database, machine, median
 from benchmarks.worker_throughput import drain_rate
 from chronosched.db.pool import open_pool
 from chronosched.executors import process
+from chronosched.worker.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,34 +102,46 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="+",
+        default=[16, WorkerSettings().concurrency],
+        help="one or more; the default adds the worker's own default concurrency",
+    )
     args = parser.parse_args()
-    ours: list[float] = []
-    raw_true: list[float] = []
-    raw_sh: list[float] = []
+    levels: list[int] = sorted(set(args.concurrency))
+    ours: dict[int, list[float]] = {c: [] for c in levels}
+    raw_true: dict[int, list[float]] = {c: [] for c in levels}
+    raw_sh: dict[int, list[float]] = {c: [] for c in levels}
     with admin_url() as admin:
         with fresh_database(admin) as url:
             print(f"machine: {machine(url)}", flush=True)
         print(f"child watcher: {best_child_watcher()}", flush=True)
         for _ in range(args.runs):  # interleaved, so the machine's noise hits both alike
-            raw_true.append(asyncio.run(raw_rate(["true"], args.jobs, args.concurrency)))
-            raw_sh.append(
-                asyncio.run(raw_rate(["/bin/sh", "-c", "true"], args.jobs, args.concurrency))
-            )
-            with fresh_database(admin) as url:
-                asyncio.run(enqueue(url, args.jobs))
-                run_worker(url, args.concurrency)
-                ours.append(asyncio.run(drain_rate(url, args.jobs)))
-    runs = lambda xs: ", ".join(f"{x:,.0f}" for x in xs)  # noqa: E731
-    print(f"{args.jobs:,} spawns per run, concurrency {args.concurrency}, {args.runs} run(s)")
-    print(f"raw Python spawn of `true`:        median {median(raw_true):,.0f}/s ({runs(raw_true)})")
-    print(f"raw Python spawn of `sh -c true`:  median {median(raw_sh):,.0f}/s ({runs(raw_sh)})")
-    print(f"chronosched cmd jobs `true`:       median {median(ours):,.0f} jobs/s ({runs(ours)})")
-    print(
-        f"chronosched / raw `true`: {median(ours) / median(raw_true):.0%}; "
-        f"/ raw `sh -c true`: {median(ours) / median(raw_sh):.0%} (goal: >= 80% of raw `true`)",
-        flush=True,
-    )
+            for c in levels:
+                raw_true[c].append(asyncio.run(raw_rate(["true"], args.jobs, c)))
+                raw_sh[c].append(asyncio.run(raw_rate(["/bin/sh", "-c", "true"], args.jobs, c)))
+                with fresh_database(admin) as url:
+                    asyncio.run(enqueue(url, args.jobs))
+                    run_worker(url, c)
+                    ours[c].append(asyncio.run(drain_rate(url, args.jobs)))
+
+    def line(label: str, rates: list[float], unit: str) -> None:
+        listed = ", ".join(f"{x:,.0f}" for x in rates)
+        print(f"{label:<35}median {median(rates):,.0f}{unit} ({listed})")
+
+    for c in levels:
+        print(f"{args.jobs:,} spawns per run, concurrency {c}, {args.runs} run(s)")
+        line("raw Python spawn of `true`:", raw_true[c], "/s")
+        line("raw Python spawn of `sh -c true`:", raw_sh[c], "/s")
+        line("chronosched cmd jobs `true`:", ours[c], " jobs/s")
+        print(
+            f"chronosched / raw `true`: {median(ours[c]) / median(raw_true[c]):.0%}; "
+            f"/ raw `sh -c true`: {median(ours[c]) / median(raw_sh[c]):.0%} "
+            "(goal: >= 80% of raw `true`)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
