@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "cron_accuracy": (["--seconds", "10"], ["--seconds", "3", "--counts", "1,100"]),
     "peers": (["--runs", "1"], ["--jobs", "2000", "--runs", "1"]),
     "cmd_throughput": (["--runs", "1"], ["--jobs", "300", "--runs", "1"]),
+    "prune": (["--dags", "200"], ["--dags", "10", "--solo", "2000"]),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 from chronosched.db import prune_repo
@@ -65,6 +66,33 @@ async def test_prune__keeps_jobs_sharing_edges_with_live_ones(pool: Pool) -> Non
     rows = await fetch(pool, "SELECT id FROM jobs ORDER BY id")
     assert [r["id"] for r in rows] == [p, c]
     assert await _count(pool, "job_dependencies") == 1
+
+
+async def test_prune__reads_past_batches_of_jobs_that_must_stay(pool: Pool) -> None:
+    """The oldest finished jobs belong to a running DAG: whole batches move nothing, and the
+    prune still continues to the newer jobs after them (each batch starts where the last
+    ended; ties on finished_at are split by id)."""
+    async with pool.connection() as conn:
+        d = await factories.definition(conn, "A")
+        dag = await factories.dag(conn)
+        chain = await factories.jobs(conn, d, 6, dag_id=dag)
+        for parent, child in itertools.pairwise(chain):
+            await factories.edge(conn, dag, parent, child)
+        await conn.execute(
+            "UPDATE jobs SET status = 'succeeded', finished_at = now() - interval '1 hour' "
+            "WHERE id = ANY(%s)",
+            (chain[:5],),
+        )
+        solo = await factories.jobs(conn, d, 5)
+        await conn.execute(
+            "UPDATE jobs SET status = 'succeeded', finished_at = now() WHERE id = ANY(%s)",
+            (solo,),
+        )
+        counts = await prune_repo.prune(conn, batch=2)
+    assert counts.jobs == 5
+    rows = await fetch(pool, "SELECT id FROM jobs ORDER BY id")
+    assert [r["id"] for r in rows] == chain
+    assert await _count(pool, "job_dependencies") == 5
 
 
 async def test_prune__api_validates_older_than(pool: Pool) -> None:

@@ -3,25 +3,44 @@
 -- `pruned_at`, in the same order, so `SELECT x.*` lines up.
 
 -- name: prune_jobs_batch
--- A job moves when it finished before the cutoff and either has no edges or every job of its
--- DAG is movable too: a live edge is never broken. Its edges and logs move with it.
-WITH blocked AS (
-    SELECT DISTINCT dag_id FROM jobs
-     WHERE dag_id IS NOT NULL AND (finished_at IS NULL OR finished_at >= %(cutoff)s)
+-- The next `batch` jobs that finished before the cutoff, after the position (finished_at, id)
+-- the previous batch ended at (keyset: a prune reads each finished job once, whatever stays).
+-- A candidate moves when it is standalone, has no edges, or every job of its DAG finished
+-- before the cutoff: a live edge is never broken. Only the DAGs of this batch's candidates are
+-- checked (asking it of every DAG on every batch made a prune quadratic in the DAG jobs).
+-- Its edges and logs move with it. Returns the counts, how many candidates were read, and the
+-- position to continue after.
+WITH candidates AS MATERIALIZED (
+    SELECT j.id, j.dag_id, j.finished_at FROM jobs j
+     WHERE j.finished_at < %(cutoff)s
+       AND j.finished_at >= %(after_finished)s  -- the index range; the row compare breaks ties
+       AND (j.finished_at, j.id) > (%(after_finished)s, %(after_id)s)
+     ORDER BY j.finished_at, j.id
+     LIMIT %(batch)s
+), blocked AS (
+    -- LATERAL ... LIMIT 1: one index probe per DAG (jobs_dag). As an EXISTS the planner made it
+    -- a semi join over a sequential scan of every job, once per batch.
+    SELECT c.dag_id FROM (SELECT DISTINCT dag_id FROM candidates WHERE dag_id IS NOT NULL) c
+     CROSS JOIN LATERAL (
+        SELECT 1 FROM jobs k
+         WHERE k.dag_id = c.dag_id AND (k.finished_at IS NULL OR k.finished_at >= %(cutoff)s)
+         LIMIT 1) live
 ), victims AS (
     SELECT j.id FROM jobs j
-     WHERE j.finished_at < %(cutoff)s
-       AND (j.dag_id IS NULL
-            OR j.dag_id NOT IN (SELECT dag_id FROM blocked)
-            OR (NOT EXISTS (SELECT 1 FROM job_dependencies e WHERE e.parent_job_id = j.id)
-                AND NOT EXISTS (SELECT 1 FROM job_dependencies e WHERE e.child_job_id = j.id)))
-     ORDER BY j.finished_at
-     LIMIT %(batch)s
+     WHERE j.id IN (
+            SELECT c.id FROM candidates c
+             WHERE c.dag_id IS NULL
+                OR c.dag_id NOT IN (SELECT dag_id FROM blocked)
+                OR (NOT EXISTS (SELECT 1 FROM job_dependencies e WHERE e.parent_job_id = c.id)
+                    AND NOT EXISTS (SELECT 1 FROM job_dependencies e WHERE e.child_job_id = c.id)))
+       AND j.finished_at < %(cutoff)s  -- re-checked on the locked row (a re-run un-finishes it)
        FOR UPDATE SKIP LOCKED
 ), gone_edges AS (
+    -- `= ANY (ARRAY(...))`: two index scans (parent: the primary key; child) OR-ed in a bitmap;
+    -- with `IN (SELECT ...)` the planner scanned every edge on every batch.
     DELETE FROM job_dependencies e
-     WHERE e.parent_job_id IN (SELECT id FROM victims)
-        OR e.child_job_id IN (SELECT id FROM victims)
+     WHERE e.parent_job_id = ANY (ARRAY(SELECT id FROM victims))
+        OR e.child_job_id = ANY (ARRAY(SELECT id FROM victims))
     RETURNING e.*
 ), kept_edges AS (
     INSERT INTO job_dependencies_history SELECT g.* FROM gone_edges g RETURNING 1
@@ -36,7 +55,12 @@ WITH blocked AS (
 )
 SELECT (SELECT count(*) FROM kept_jobs) AS jobs,
        (SELECT count(*) FROM kept_edges) AS job_dependencies,
-       (SELECT count(*) FROM kept_logs) AS job_logs;
+       (SELECT count(*) FROM kept_logs) AS job_logs,
+       l.scanned, l.last_finished, l.last_id
+  FROM (SELECT count(*) AS scanned, max(finished_at) AS last_finished,
+               max(id) FILTER (WHERE finished_at = (SELECT max(finished_at) FROM candidates))
+                   AS last_id
+          FROM candidates) l;
 
 -- name: prune_definitions_batch
 -- Deleted definitions that no job (live table) references any more.
