@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import operator
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import prometheus_client
 import psycopg
@@ -95,24 +96,39 @@ def record_claim(kind: str, wait_seconds: float | None = None, *, dag_child: boo
             DAG_HOP_LATENCY.observe(wait)
 
 
-def record_claims(claimed: Iterable[tuple[str, float, bool]]) -> None:
-    """A claimed batch of (kind, wait_seconds, dag_child).
+class ClaimLike(Protocol):
+    """What `record_claims` reads of a claimed job (`queue_repo.ClaimedJob`)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def wait_seconds(self) -> float: ...
+
+    @property
+    def has_parents(self) -> bool: ...
+
+
+_KIND = operator.attrgetter("kind")
+_WAIT = operator.attrgetter("wait_seconds")
+_HAS_PARENTS = operator.attrgetter("has_parents")
+
+
+def record_claims(claimed: Sequence[ClaimLike]) -> None:
+    """A claimed batch.
 
     The hot path of a worker: one counter update per kind, and one claim-latency observation
     per batch (its longest wait), since a histogram observation per job cost ~5 µs of the
-    ~40 µs a no-op job takes. DAG children (rarer) are observed one by one.
+    ~40 µs a no-op job took. Counting and the maximum run in C (`map` over attrgetters): a
+    Python loop over the batch cost ~1 µs per job. DAG children (rarer) are observed one by one.
     """
-    per_kind: collections.Counter[str] = collections.Counter()
-    longest = 0.0
-    for kind, wait_seconds, dag_child in claimed:
-        per_kind[kind] += 1
-        longest = max(longest, wait_seconds)
-        if dag_child:
-            DAG_HOP_LATENCY.observe(max(wait_seconds, 0.0))
-    if per_kind:
-        CLAIM_LATENCY.observe(longest)
-    for kind, count in per_kind.items():
+    if not claimed:
+        return
+    CLAIM_LATENCY.observe(max(max(map(_WAIT, claimed)), 0.0))
+    for kind, count in collections.Counter(map(_KIND, claimed)).items():
         JOBS_CLAIMED.labels(kind).inc(count)
+    for job in filter(_HAS_PARENTS, claimed):
+        DAG_HOP_LATENCY.observe(max(job.wait_seconds, 0.0))
 
 
 def record_outcomes(kinds: Iterable[str], outcome: str) -> None:

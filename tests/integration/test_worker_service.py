@@ -185,6 +185,13 @@ async def test_lease_lost__running_job_is_killed_and_its_result_dropped(pool: Po
     assert (row["status"], row["result"]) == ("cancelled", None)
 
 
+def _succeeded_total() -> float:
+    from prometheus_client import REGISTRY
+
+    labels = {"kind": "python", "outcome": "succeeded"}
+    return REGISTRY.get_sample_value("chronosched_jobs_finished_total", labels) or 0.0
+
+
 async def test_stale_worker__late_completion_is_refused(pool: Pool) -> None:
     async with pool.connection() as conn:
         d = await f.definition(conn, "e", payload_template={"task": "echo", "args": {"value": 1}})
@@ -196,6 +203,7 @@ async def test_stale_worker__late_completion_is_refused(pool: Pool) -> None:
         )
     await asyncio.sleep(0.4)
     await stale.reaper.run_once()
+    succeeded = _succeeded_total()
     fresh = Worker(pool, _settings(worker_id="fresh"))
     try:
         assert await fresh.run_once() == 1
@@ -206,6 +214,7 @@ async def test_stale_worker__late_completion_is_refused(pool: Pool) -> None:
         await fresh.aclose()
         await stale.aclose()
     assert (stale.completer.stored, stale.completer.dropped) == (0, 1)
+    assert _succeeded_total() - succeeded == 1  # the fresh worker's; the refused one is not
     row = await _job(pool, job)
     assert (row["status"], row["attempt"], row["result"]) == ("succeeded", 2, 1)
 
@@ -282,6 +291,29 @@ async def test_metrics__a_worker_batch_moves_claim_and_outcome_counters(pool: Po
         sample("chronosched_jobs_finished_total", kind="python", outcome="succeeded") - succeeded
         == 4
     )
+
+
+async def test_metrics__only_dag_children_are_observed_as_dag_hops(pool: Pool) -> None:
+    from prometheus_client import REGISTRY
+
+    def hops() -> float:
+        return REGISTRY.get_sample_value("chronosched_dag_hop_latency_seconds_count") or 0.0
+
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "noop", payload_template={"task": "noop"})
+        dag = await f.dag(conn)
+        parent, child = await f.jobs(conn, d, 2, dag_id=dag)
+        await f.edge(conn, dag, parent, child)
+        await f.jobs(conn, d, 3)  # standalone: claimed with the parent
+    before = hops()
+    worker = Worker(pool, _settings())
+    try:
+        assert await worker.run_once() == 4  # the parent and the standalone jobs
+        assert hops() == before
+        assert await worker.run_once() == 1  # the child, ready once the parent succeeded
+    finally:
+        await worker.aclose()
+    assert hops() == before + 1
 
 
 async def test_no_schema__says_to_migrate_then_works_once_migrated(

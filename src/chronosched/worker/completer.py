@@ -167,9 +167,13 @@ class Completer:
             accepted = await queue_repo.complete(
                 conn, owner=owner, done=[(e.job.id, e.job.attempt, r) for e, r in batch.done]
             )
-            self._settle([entry for entry, _ in batch.done], accepted)
+            entries = [entry for entry, _ in batch.done]
+            self._settle(entries, accepted)
             metrics.record_outcomes(
-                (e.job.kind for e, _ in batch.done if e.job.id in accepted), "succeeded"
+                (e.job.kind for e in entries)  # all of them, as a rule
+                if len(accepted) == len(entries)
+                else (e.job.kind for e in entries if e.job.id in accepted),
+                "succeeded",
             )
             batch.done = []
 

@@ -165,8 +165,7 @@ class Worker:
                 entry.task = eager.start(self._execute(entry))
             except Exception:  # pragma: no cover - _execute turns executor errors into outcomes
                 log.exception("storing the outcome of job %d failed", job.id)
-        if jobs:
-            metrics.record_claims((j.kind, j.wait_seconds, j.has_parents) for j in jobs)
+        metrics.record_claims(jobs)
         return len(jobs)
 
     async def _gather_slots(self) -> None:
