@@ -17,7 +17,7 @@ import operator
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import prometheus_client
 import psycopg
@@ -30,6 +30,8 @@ from chronosched.db.pool import Pool
 if TYPE_CHECKING:  # workers import this module: keep FastAPI and Starlette out of their start-up
     from fastapi import FastAPI
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from chronosched.db.queue_repo import ClaimedJob
 
 log = logging.getLogger(__name__)
 
@@ -96,25 +98,12 @@ def record_claim(kind: str, wait_seconds: float | None = None, *, dag_child: boo
             DAG_HOP_LATENCY.observe(wait)
 
 
-class ClaimLike(Protocol):
-    """What `record_claims` reads of a claimed job (`queue_repo.ClaimedJob`)."""
-
-    @property
-    def kind(self) -> str: ...
-
-    @property
-    def wait_seconds(self) -> float: ...
-
-    @property
-    def has_parents(self) -> bool: ...
-
-
 _KIND = operator.attrgetter("kind")
 _WAIT = operator.attrgetter("wait_seconds")
 _HAS_PARENTS = operator.attrgetter("has_parents")
 
 
-def record_claims(claimed: Sequence[ClaimLike]) -> None:
+def record_claims(claimed: Sequence[ClaimedJob]) -> None:
     """A claimed batch.
 
     The hot path of a worker: one counter update per kind, and one claim-latency observation

@@ -16,7 +16,8 @@ router = APIRouter(tags=["admin"])
 @router.post("/admin/prune")
 async def prune(conn: Conn, body: schemas.PruneIn | None = None) -> schemas.PruneOut:
     """Move finished jobs older than `olderThan` (default 0) with their edges and logs, then
-    retired definitions and DAGs nothing references, into the history tables. Idempotent."""
+    retired definitions and DAGs nothing references, into the history tables. A job with edges
+    stays until every job of its DAG finished before the cutoff. Idempotent."""
     counts = await prune_repo.prune(conn, (body or schemas.PruneIn()).interval())
     return schemas.PruneOut.model_validate(dataclasses.asdict(counts))
 

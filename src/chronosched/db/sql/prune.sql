@@ -56,11 +56,12 @@ WITH candidates AS MATERIALIZED (
 SELECT (SELECT count(*) FROM kept_jobs) AS jobs,
        (SELECT count(*) FROM kept_edges) AS job_dependencies,
        (SELECT count(*) FROM kept_logs) AS job_logs,
-       l.scanned, l.last_finished, l.last_id
-  FROM (SELECT count(*) AS scanned, max(finished_at) AS last_finished,
-               max(id) FILTER (WHERE finished_at = (SELECT max(finished_at) FROM candidates))
-                   AS last_id
-          FROM candidates) l;
+       (SELECT count(*) FROM candidates) AS scanned,
+       l.finished_at AS last_finished, l.id AS last_id
+  FROM (SELECT 1) one
+  LEFT JOIN LATERAL (
+        SELECT finished_at, id FROM candidates ORDER BY finished_at DESC, id DESC LIMIT 1) l
+    ON true;
 
 -- name: prune_definitions_batch
 -- Deleted definitions that no job (live table) references any more.
