@@ -22,6 +22,7 @@ Pool = AsyncConnectionPool[AsyncConn]
 # checkout doubled the round trips of every API request.
 CHECK_IF_IDLE_SECONDS = 1.0
 _RETURNED_AT = "_chronosched_returned_at"
+_GENERIC_PLANS = "_chronosched_generic_plans"
 
 
 def connection_kwargs(statement_timeout_ms: int = 30_000, conninfo: str = "") -> dict[str, Any]:
@@ -51,7 +52,30 @@ async def _configure(conn: AsyncConn) -> None:
     jsonb.use_fast_loads(conn)
 
 
-async def _stamp_returned(conn: AsyncConn) -> None:
+async def use_generic_plans(conn: AsyncConn, generic: bool) -> None:
+    """Make this connection's prepared statements use generic plans (or PostgreSQL's own choice
+    again); one `SET` when the mode changes, nothing when it is already so.
+
+    PostgreSQL keeps re-planning a prepared statement whenever its generic plan is estimated
+    dearer than the custom ones, which for the worker's statements is always: the claim was
+    planned afresh on every run (~0.3 ms of a 0.7 ms, 8-job claim; 0 generic plans in 500 runs).
+    Callers switch this on for statements whose generic plan is as good as a custom one and off
+    for those that must be planned with their real arrays (`queue_repo`). A connection goes back
+    to the pool with the default (see `_reset`). The mode is remembered on the connection
+    object: a `SET` undone by a rolled-back transaction goes unnoticed, so the worker's lanes,
+    which use it, run in autocommit.
+    """
+    if getattr(conn, _GENERIC_PLANS, False) is generic:
+        return
+    await conn.execute(
+        "SET plan_cache_mode = force_generic_plan" if generic else "RESET plan_cache_mode"
+    )
+    setattr(conn, _GENERIC_PLANS, generic)
+
+
+async def _reset(conn: AsyncConn) -> None:
+    """On return to the pool: back to PostgreSQL's default plan choice, and note the time."""
+    await use_generic_plans(conn, False)
     setattr(conn, _RETURNED_AT, time.monotonic())
 
 
@@ -74,7 +98,7 @@ async def open_pool(
         name=name,
         check=_check_if_idle,
         configure=_configure,
-        reset=_stamp_returned,
+        reset=_reset,
     )
     await pool.open(wait=True, timeout=30)
     return pool
