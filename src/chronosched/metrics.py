@@ -88,16 +88,6 @@ API_REQUEST_DURATION = prometheus_client.Histogram(
 # ---------------------------------------------------------------- hooks for workers/schedulers
 
 
-def record_claim(kind: str, wait_seconds: float | None = None, *, dag_child: bool = False) -> None:
-    """One claimed job; `wait_seconds` is `now() - due_at` as the claim statement saw it."""
-    JOBS_CLAIMED.labels(kind).inc()
-    if wait_seconds is not None:
-        wait = max(wait_seconds, 0.0)
-        CLAIM_LATENCY.observe(wait)
-        if dag_child:
-            DAG_HOP_LATENCY.observe(wait)
-
-
 _KIND = operator.attrgetter("kind")
 _WAIT = operator.attrgetter("wait_seconds")
 _HAS_PARENTS = operator.attrgetter("has_parents")
@@ -121,14 +111,9 @@ def record_claims(claimed: Sequence[ClaimedJob]) -> None:
 
 
 def record_outcomes(kinds: Iterable[str], outcome: str) -> None:
-    """Stored attempts of a batch, counted per kind."""
+    """Stored attempts of a batch, counted per kind; `outcome` is 'succeeded', 'failed' (for good)
+    or 'retried'."""
     for kind, count in collections.Counter(kinds).items():
-        JOBS_FINISHED.labels(kind, outcome).inc(count)
-
-
-def record_outcome(kind: str, outcome: str, count: int = 1) -> None:
-    """Stored attempts: `outcome` is 'succeeded', 'failed' (for good) or 'retried'."""
-    if count > 0:
         JOBS_FINISHED.labels(kind, outcome).inc(count)
 
 
