@@ -222,10 +222,10 @@ async def test_save_logs__one_row_per_attempt(pool: Pool) -> None:
         ]
         await queue_repo.save_logs(conn, worker_id="w1", records=records)
         logs = await jobs_repo.job_logs(conn, job)
-    assert [(r["attempt"], r["stdout"], r["exit_code"]) for r in logs] == [
-        (1, "out", 2),
-        (2, "", 0),
-    ]
+    assert [
+        (r["attempt"], r["worker_id"], r["stdout"], r["stderr"], r["error"], r["exit_code"])
+        for r in logs
+    ] == [(1, "w1", "out", "err", "boom", 2), (2, "w1", "", "", None, 0)]
 
 
 async def test_workers_registry__register_heartbeat_stop(pool: Pool) -> None:

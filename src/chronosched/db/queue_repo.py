@@ -201,7 +201,7 @@ async def save_logs(conn: AsyncConn, *, worker_id: str, records: Sequence[LogRec
         {
             "ids": int_array(r.id for r in records),
             "attempts": int_array(r.attempt for r in records),
-            "worker_ids": [worker_id] * len(records),
+            "worker_id": worker_id,
             "stdouts": [r.stdout.replace("\x00", "") for r in records],
             "stderrs": [r.stderr.replace("\x00", "") for r in records],
             "errors": [r.error.replace("\x00", "") if r.error else None for r in records],

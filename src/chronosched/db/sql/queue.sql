@@ -171,9 +171,10 @@ SELECT 1 AS ok;
 
 -- name: save_job_logs
 INSERT INTO job_logs (job_id, attempt, worker_id, stdout, stderr, error, exit_code)
-SELECT * FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[], %(worker_ids)s::text[],
-                     %(stdouts)s::text[], %(stderrs)s::text[], %(errors)s::text[],
-                     %(exit_codes)s::integer[])
+SELECT u.id, u.attempt, %(worker_id)s, u.stdout, u.stderr, u.error, u.exit_code
+  FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[], %(stdouts)s::text[],
+              %(stderrs)s::text[], %(errors)s::text[], %(exit_codes)s::integer[])
+       AS u(id, attempt, stdout, stderr, error, exit_code)
 ON CONFLICT (job_id, attempt) DO UPDATE
    SET stdout = EXCLUDED.stdout, stderr = EXCLUDED.stderr, error = EXCLUDED.error,
        exit_code = EXCLUDED.exit_code, worker_id = EXCLUDED.worker_id;
