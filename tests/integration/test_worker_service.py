@@ -15,6 +15,7 @@ import pytest
 
 from chronosched.db import jobs_repo, migrate, queue_repo
 from chronosched.db.pool import Pool
+from chronosched.worker.reaper import Reaper
 from chronosched.worker.service import Worker
 from chronosched.worker.settings import WorkerSettings
 from tests import factories as f
@@ -314,6 +315,21 @@ async def test_metrics__only_dag_children_are_observed_as_dag_hops(pool: Pool) -
     finally:
         await worker.aclose()
     assert hops() == before + 1
+
+
+async def test_no_schema__the_reaper_says_to_migrate_too(
+    empty_pool: Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every background loop explains a missing schema, not only the claim and registration."""
+    caplog.set_level(logging.WARNING, logger="chronosched")
+    reaper = asyncio.create_task(Reaper(empty_pool, interval=0.05, timeout=5).run())
+    try:
+        await _until(lambda: "reaper: " in caplog.text)
+    finally:
+        reaper.cancel()
+        await asyncio.gather(reaper, return_exceptions=True)
+    [line] = {r.getMessage() for r in caplog.records if r.getMessage().startswith("reaper: ")}
+    assert "run `chronosched migrate`" in line
 
 
 async def test_no_schema__says_to_migrate_then_works_once_migrated(

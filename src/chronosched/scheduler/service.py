@@ -278,7 +278,7 @@ class Scheduler:
                     found = await queue_repo.reap(conn)
                 metrics.record_reaped(found)
             except DB_ERRORS as exc:
-                log.warning("lease reaper: %s", exc)
+                log.warning("lease reaper: %s", migrate.explain(exc))
                 continue
             if found:
                 log.info("re-queued or failed %d job(s) whose lease expired", len(found))

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chronosched import metrics
-from chronosched.db import queue_repo
+from chronosched.db import migrate, queue_repo
 from chronosched.db.pool import AsyncConn, Pool
 from chronosched.worker.backoff import reconnect_delay
 from chronosched.worker.lane import DB_ERRORS, Lane
@@ -123,7 +123,9 @@ class Completer:
             except DB_ERRORS as exc:
                 self._failures += 1
                 delay = reconnect_delay(self._failures)
-                log.warning("storing results failed (%s); retrying in %.1fs", exc, delay)
+                log.warning(
+                    "storing results failed (%s); retrying in %.1fs", migrate.explain(exc), delay
+                )
                 await asyncio.sleep(delay)
 
     async def flush(self) -> None:

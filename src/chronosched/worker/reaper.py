@@ -11,7 +11,7 @@ import logging
 import random
 
 from chronosched import metrics
-from chronosched.db import queue_repo
+from chronosched.db import migrate, queue_repo
 from chronosched.db.pool import Pool
 from chronosched.worker.lane import DB_ERRORS, Lane
 
@@ -48,4 +48,4 @@ class Reaper:
                 while len(await self.run_once()) >= REAP_LIMIT:
                     pass
             except DB_ERRORS as exc:
-                log.warning("reaper: %s", exc)
+                log.warning("reaper: %s", migrate.explain(exc))

@@ -331,7 +331,7 @@ class Worker:
                     )
                     next_renew = now + interval
                 except DB_ERRORS as exc:
-                    log.warning("heartbeat failed (%s); retrying", exc)
+                    log.warning("heartbeat failed (%s); retrying", migrate.explain(exc))
         finally:
             await lane.close()
 
@@ -400,7 +400,10 @@ class Worker:
             except DB_ERRORS as exc:
                 failures += 1
                 if loop.time() >= deadline:
-                    log.warning("giving up at shutdown (%s); leases will expire instead", exc)
+                    log.warning(
+                        "giving up at shutdown (%s); leases will expire instead",
+                        migrate.explain(exc),
+                    )
                     return
                 await asyncio.sleep(reconnect_delay(failures))
 
