@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import platform
+import resource
 import statistics
 import uuid
 from collections.abc import Iterator
@@ -63,3 +65,51 @@ def machine(url: str) -> str:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+@dataclasses.dataclass
+class CpuUse:
+    """CPU seconds spent while a `cpu_use()` block ran."""
+
+    children: float = 0.0  # child processes reaped meanwhile (the workers), start-up included
+    server: float | None = None  # this host's PostgreSQL processes; None when none is visible
+
+
+def _server_cpu_seconds() -> float | None:
+    """CPU time of every `postgres` process on this host, exited backends included (their time
+    moves to the postmaster's children's total when it reaps them). None without /proc or a
+    local server: a remote server's CPU cannot be seen from here."""
+    total = 0
+    found = False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            if not Path(f"/proc/{entry}/comm").read_text().startswith("postgres"):
+                continue
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        found = True
+        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / os.sysconf("SC_CLK_TCK") if found else None
+
+
+@contextlib.contextmanager
+def cpu_use() -> Iterator[CpuUse]:
+    """Measure the CPU of the child processes reaped and of the local PostgreSQL server during
+    the block: with two cores both busy, a queue's rate is set by its total CPU per job, and
+    this shows which side spends it."""
+    use = CpuUse()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server = _server_cpu_seconds()
+    yield use
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    use.children = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    server_after = _server_cpu_seconds()
+    if server is not None and server_after is not None:
+        use.server = server_after - server

@@ -13,6 +13,8 @@ for Chronosched from its own `started_at` / `finished_at` (the database clock), 
 stamps its worker process prints (first handler start, return of its drain). Both clocks are this
 host's. "wall" adds process start-up and exit: spawn of the workers until the last has exited.
 Runs are interleaved (each run measures every system) so the machine's noise hits them alike.
+The table also says where the CPU went, per job: the worker processes (their start-up included)
+and the PostgreSQL server when it runs on this host (`benchmarks.common.cpu_use`).
 
 Run: `python -m benchmarks.peers` (embedded PostgreSQL 18 unless CHRONOSCHED_BENCH_DATABASE_URL).
 """
@@ -39,7 +41,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from benchmarks import worker_throughput
-from benchmarks.common import admin_url, fresh_database, machine, median
+from benchmarks.common import CpuUse, admin_url, cpu_use, fresh_database, machine, median
 
 BENCH = Path(__file__).resolve().parent
 IMPLS = BENCH / "peer_impls"
@@ -121,6 +123,7 @@ def as_url(conninfo: str) -> str:
 class Measurement:
     rate: float  # jobs / (last completion - first start)
     wall: float  # seconds from spawning the workers until the last exited
+    cpu: CpuUse = field(default_factory=CpuUse)  # workers' and server's CPU during that time
 
 
 @dataclass
@@ -138,13 +141,16 @@ def measure_peer(peer: Peer, admin: str, jobs: int, processes: int) -> Measureme
     env = {**os.environ, **peer.env}
     with plain_database(admin) as url:
         subprocess.run(peer.setup(url, jobs), check=True, env=env, cwd=BENCH)
-        start = time.perf_counter()
-        procs = [
-            subprocess.Popen(peer.work(url), stdout=subprocess.PIPE, text=True, env=env, cwd=BENCH)
-            for _ in range(processes)
-        ]
-        outputs = [proc.communicate(timeout=TIMEOUT)[0] for proc in procs]
-        wall = time.perf_counter() - start
+        with cpu_use() as cpu:
+            start = time.perf_counter()
+            procs = [
+                subprocess.Popen(
+                    peer.work(url), stdout=subprocess.PIPE, text=True, env=env, cwd=BENCH
+                )
+                for _ in range(processes)
+            ]
+            outputs = [proc.communicate(timeout=TIMEOUT)[0] for proc in procs]
+            wall = time.perf_counter() - start
     for proc in procs:
         if proc.returncode != 0:
             raise RuntimeError(f"{peer.name} worker exited with {proc.returncode}")
@@ -154,7 +160,7 @@ def measure_peer(peer: Peer, admin: str, jobs: int, processes: int) -> Measureme
         raise RuntimeError(f"{peer.name} ran {ran} of {jobs} jobs")
     first = min(float(s["first_start"]) for s in stamps if s["first_start"] is not None)
     end = max(float(s["end"]) for s in stamps)
-    return Measurement(jobs / (end - first), wall)
+    return Measurement(jobs / (end - first), wall, cpu)
 
 
 def measure_chronosched(
@@ -163,10 +169,11 @@ def measure_chronosched(
     """`benchmarks.worker_throughput`'s own enqueue, workers and rate, plus the wall time."""
     with fresh_database(admin) as url:
         asyncio.run(worker_throughput.enqueue(url, jobs))
-        start = time.perf_counter()
-        worker_throughput.run_workers(url, processes, args.concurrency, args.batch)
-        wall = time.perf_counter() - start
-        return Measurement(asyncio.run(worker_throughput.drain_rate(url, jobs)), wall)
+        with cpu_use() as cpu:
+            start = time.perf_counter()
+            worker_throughput.run_workers(url, processes, args.concurrency, args.batch)
+            wall = time.perf_counter() - start
+        return Measurement(asyncio.run(worker_throughput.drain_rate(url, jobs)), wall, cpu)
 
 
 def peers(args: argparse.Namespace) -> list[Peer]:
@@ -214,11 +221,20 @@ def peers(args: argparse.Namespace) -> list[Peer]:
     return out
 
 
-def report(results: dict[tuple[str, int], list[Measurement]], processes: list[int]) -> None:
-    """The table: medians per system and process count, and Chronosched / peer."""
+def _per_job(seconds: list[float | None], jobs: int) -> str:
+    known = [s for s in seconds if s is not None]
+    return f"{median(known) / jobs * 1e6:.1f}" if known else "n/a"
+
+
+def report(
+    results: dict[tuple[str, int], list[Measurement]], processes: list[int], jobs: int
+) -> None:
+    """The table: medians per system and process count, Chronosched / peer, and where the CPU
+    went (µs per job: the worker processes, start-up included, and this host's PostgreSQL)."""
     print()
-    print("| system | processes | jobs/s (median) | runs | wall s (median) | Chronosched / it |")
-    print("|---|---|---|---|---|---|")
+    print("| system | processes | jobs/s (median) | runs | wall s (median) | Chronosched / it "
+          "| worker CPU µs/job | PostgreSQL CPU µs/job |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for n in processes:
         ours = results.get(("chronosched", n))
         ours_median = median([m.rate for m in ours]) if ours else None
@@ -229,7 +245,10 @@ def report(results: dict[tuple[str, int], list[Measurement]], processes: list[in
             ratio = f"{ours_median / rate:.2f}x" if ours_median and system != "chronosched" else "–"
             runs = ", ".join(f"{m.rate:,.0f}" for m in ms)
             wall = median([m.wall for m in ms])
-            print(f"| {system} | {n} | {rate:,.0f} | {runs} | {wall:.2f} | {ratio} |")
+            worker = _per_job([m.cpu.children for m in ms], jobs)
+            server = _per_job([m.cpu.server for m in ms], jobs)
+            print(f"| {system} | {n} | {rate:,.0f} | {runs} | {wall:.2f} | {ratio} | {worker} "
+                  f"| {server} |")  # fmt: skip
     print(flush=True)
 
 
@@ -271,7 +290,7 @@ def main() -> None:
                           flush=True)  # fmt: skip
     print(f"{args.jobs:,} no-op jobs per drain, {args.runs} run(s); Chronosched --concurrency "
           f"{args.concurrency} --batch {args.batch}")  # fmt: skip
-    report(results, args.processes)
+    report(results, args.processes, args.jobs)
 
 
 if __name__ == "__main__":
