@@ -20,6 +20,22 @@ async def _until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
+async def _until_lock_wait(pool: Pool) -> None:
+    """Until a statement of this database waits for a lock (the blocked completion)."""
+    deadline = time.monotonic() + 5
+    while True:
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT count(*) AS n FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            row = await cur.fetchone()
+        if row is not None and row["n"] >= 1:
+            return
+        assert time.monotonic() < deadline, "no completion is waiting for the lock"
+        await asyncio.sleep(0.01)
+
+
 async def test_completer__a_few_outcomes_wait_for_the_busy_lane_many_take_another(
     pool: Pool,
 ) -> None:
@@ -42,10 +58,10 @@ async def test_completer__a_few_outcomes_wait_for_the_busy_lane_many_take_anothe
             # Row-lock the first job so the lane storing it waits in the database.
             await blocker.execute("SELECT 1 FROM jobs WHERE id = %s FOR UPDATE", (first[0].job.id,))
             completer.succeed(first[0], None, None)
-            await asyncio.sleep(0.2)  # a lane sends it at once, and waits for the lock
+            await _until_lock_wait(pool)  # a lane sent it at once and waits for the row lock
             for entry in few:
                 completer.succeed(entry, None, None)
-            await asyncio.sleep(0.3)  # either idle lane could have stored them many times over
+            await asyncio.sleep(0.3)  # an idle lane would have stored them many times over
             assert completer.stored == 0 and completer.backlog == 1 + len(few)
             for entry in many:
                 completer.succeed(entry, None, None)
