@@ -317,6 +317,63 @@ async def test_metrics__only_dag_children_are_observed_as_dag_hops(pool: Pool) -
     assert hops() == before + 1
 
 
+async def test_run__a_second_claimer_joins_a_backlog_within_the_concurrency_bound(
+    pool: Pool,
+) -> None:
+    """Under a backlog a second claim lane claims beside the first; slots reserved by claims in
+    flight keep the two from ever running more than `concurrency` jobs, and every job runs once."""
+    n, concurrency = 1500, 300
+    async with pool.connection() as conn:
+        d = await f.definition(
+            conn, "rec", payload_template={"task": "record", "args": {"sleep": 0.02}}
+        )
+        ids = await f.jobs(conn, d, n)
+    worker = Worker(pool, _settings(concurrency=concurrency, batch=100, until_empty=True))
+    most = 0
+
+    async def watch() -> None:
+        nonlocal most
+        while True:
+            most = max(most, worker.running)
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await asyncio.wait_for(worker.run(), 60)
+    finally:
+        watcher.cancel()
+    assert worker.started == n and worker.started_by_helper > 0
+    assert 0 < most <= concurrency
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT count(*) AS n FROM jobs WHERE id = ANY(%s) AND status = 'succeeded'"
+            " AND attempt = 1",
+            (ids,),
+        )
+        assert await cur.fetchone() == {"n": n}
+
+
+async def test_run__until_empty_with_two_claimers_still_runs_the_children(pool: Pool) -> None:
+    """A drain with both claim lanes at work ends only after the children that the parents
+    (claimed on either lane) readied have run too."""
+    pairs = 200
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "noop", payload_template={"task": "noop"})
+        dag = await f.dag(conn)
+        parents = await f.jobs(conn, d, pairs, dag_id=dag)
+        children = await f.jobs(conn, d, pairs, dag_id=dag)
+        for parent, child in zip(parents, children, strict=True):
+            await f.edge(conn, dag, parent, child)
+    worker = Worker(pool, _settings(concurrency=1000, batch=64, until_empty=True))
+    await asyncio.wait_for(worker.run(), 60)
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT count(*) AS n FROM jobs WHERE dag_id = %s AND status = 'succeeded'", (dag,)
+        )
+        assert await cur.fetchone() == {"n": 2 * pairs}
+    assert worker.started == 2 * pairs and worker.started_by_helper > 0
+
+
 async def test_no_schema__the_reaper_says_to_migrate_too(
     empty_pool: Pool, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -30,7 +30,7 @@ async def serve(url: str, settings: WorkerSettings, app_modules: Sequence[str] =
     pool = await open_pool(
         url,
         min_size=2,
-        max_size=8,  # claimer, 3 completer lanes, heartbeat, reaper, registry + one spare
+        max_size=9,  # 2 claim lanes, 3 completer lanes, heartbeat, reaper, registry + one spare
         statement_timeout_ms=int(settings.db_timeout_seconds * 1000),
         name=f"worker-{settings.worker_id}",
     )
