@@ -16,7 +16,7 @@ import pytest
 from chronosched.db import jobs_repo, migrate, queue_repo
 from chronosched.db.pool import Pool
 from chronosched.worker.reaper import Reaper
-from chronosched.worker.service import Worker
+from chronosched.worker.service import HELPER_MIN_CLAIM, Worker
 from chronosched.worker.settings import WorkerSettings
 from tests import factories as f
 from tests import tasks_for_tests  # noqa: F401 -- registers the tasks
@@ -351,6 +351,17 @@ async def test_run__a_second_claimer_joins_a_backlog_within_the_concurrency_boun
             (ids,),
         )
         assert await cur.fetchone() == {"n": n}
+
+
+async def test_run__no_second_claimer_below_its_smallest_claim(pool: Pool) -> None:
+    """With fewer slots than the helper's smallest claim (the default concurrency is 32) there
+    is one claim lane only, backlog or not."""
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "noop", payload_template={"task": "noop"})
+        await f.jobs(conn, d, 400)
+    worker = Worker(pool, _settings(concurrency=HELPER_MIN_CLAIM - 1, batch=500, until_empty=True))
+    await asyncio.wait_for(worker.run(), 60)
+    assert worker.started == 400 and worker.started_by_helper == 0
 
 
 async def test_run__until_empty_with_two_claimers_still_runs_the_children(pool: Pool) -> None:

@@ -214,6 +214,10 @@ class Worker:
                     await self._slot_freed.wait()
 
     async def _claim_loop(self) -> None:
+        s = self.settings
+        if min(s.concurrency, s.batch) < HELPER_MIN_CLAIM:  # it could never claim
+            await self._main_claims()
+            return
         helper = asyncio.create_task(self._helper_claims(), name="helper-claimer")
         try:
             await self._main_claims()
@@ -286,7 +290,8 @@ class Worker:
         main loop whenever the last claim came back full and at least HELPER_MIN_CLAIM slots
         are free (claims in flight reserve theirs), and stops as soon as a claim comes back
         short; the main loop alone handles waking up, idling and draining, so an idle worker
-        still sends one claim per wake-up.
+        still sends one claim per wake-up. A worker whose concurrency or batch is below
+        HELPER_MIN_CLAIM (the defaults, 32 and 100) does without it.
         """
         while True:
             await self._backlog.wait()
