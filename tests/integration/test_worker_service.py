@@ -353,6 +353,25 @@ async def test_run__a_second_claimer_joins_a_backlog_within_the_concurrency_boun
         assert await cur.fetchone() == {"n": n}
 
 
+async def test_claim__slots_reserved_and_not_filled_wake_the_other_claimer(pool: Pool) -> None:
+    """A claim reserves its slots while in flight; when it comes back short (or fails), the
+    slots it did not fill must wake a claimer waiting for free slots, or that one would sleep
+    until some running job ended, deaf to notifications: with nothing running, for ever."""
+    async with pool.connection() as conn:
+        d = await f.definition(conn, "noop", payload_template={"task": "noop"})
+        await f.jobs(conn, d, 3)
+    worker = Worker(pool, _settings(concurrency=100, batch=100))
+    try:
+        worker._slot_freed.clear()
+        assert await worker._claim(100) == 3
+        assert worker._slot_freed.is_set() and worker._free_slots() == 100
+        worker._slot_freed.clear()
+        assert await worker._claim(100) == 0  # the queue is empty now
+        assert worker._slot_freed.is_set()
+    finally:
+        await worker.aclose()
+
+
 async def test_run__no_second_claimer_below_its_smallest_claim(pool: Pool) -> None:
     """With fewer slots than the helper's smallest claim (the default concurrency is 32) there
     is one claim lane only, backlog or not."""

@@ -170,6 +170,7 @@ class Worker:
             return 0
         sent_at = time.monotonic()
         self._reserved += limit  # at once: the other claimer must not ask for these slots
+        jobs: list[queue_repo.ClaimedJob] = []
         try:
             jobs = await (lane or self._claim_lane).call(
                 queue_repo.claim,
@@ -180,6 +181,8 @@ class Worker:
             )
         finally:
             self._reserved -= limit
+            if len(jobs) < limit:  # reserved slots it did not fill are free again: the other
+                self._slot_freed.set()  # claimer may be waiting for exactly those
         if len(jobs) == limit:
             self._backlog.set()
         else:
