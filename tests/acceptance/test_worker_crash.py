@@ -9,6 +9,7 @@ import contextlib
 import itertools
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -26,6 +27,7 @@ import pytest
 
 from chronosched.db import database, migrate
 from chronosched.db.pool import Pool, open_pool
+from chronosched.worker.service import HELPER_MIN_CLAIM
 from tests import factories as f
 from tests.tasks_for_tests import RUN_LOG_ENV
 
@@ -134,13 +136,22 @@ async def _record_jobs(pool: Pool, n: int, sleep: float, max_attempts: int = 10)
         return await f.jobs(conn, d, n)
 
 
+@pytest.mark.parametrize(
+    ("concurrency", "sleep"),
+    [(8, 0.02), (128, 0.5)],  # 128 slots with batches of 64: both claim lanes at work
+    ids=["one-claim-lane", "two-claim-lanes"],
+)
 async def test_kill_9__every_job_succeeds_and_repeats_follow_a_lease_expiry(
-    pool: Pool, workers: Workers
+    pool: Pool, workers: Workers, concurrency: int, sleep: float
 ) -> None:
     lease = 2.0
-    ids = await _record_jobs(pool, 2000, sleep=0.02)
+    ids = await _record_jobs(pool, 2000, sleep=sleep)
+
+    def start() -> None:
+        workers.start("--batch", "64", lease=lease, concurrency=concurrency)
+
     for _ in range(3):
-        workers.start(lease=lease)
+        start()
     killed: set[int] = set()
     rng = random.Random(7)
     await _until(lambda: len(workers.runs()) > 100, within=30)  # all busy
@@ -150,7 +161,7 @@ async def test_kill_9__every_job_succeeds_and_repeats_follow_a_lease_expiry(
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         killed.add(victim.pid)
-        workers.start(lease=lease)
+        start()
     await _until(lambda: _counts(pool), within=1)  # the database answers
     await _until(async_lambda_all_succeeded(pool, len(ids)), within=60)
 
@@ -166,6 +177,15 @@ async def test_kill_9__every_job_succeeds_and_repeats_follow_a_lease_expiry(
             assert later.at >= earlier.at + lease - 0.5  # and only after its lease expired
     assert len(killed) == 3
     assert any(len(r) > 1 for r in by_job.values())  # the kills did interrupt jobs
+    survivors = [p for p in workers.procs if p.pid not in killed]
+    workers.stop_all()
+    by_helper = [
+        int(m[1])
+        for p in survivors
+        for m in re.finditer(r"(\d+) of them claimed by its second claim lane", workers.output(p))
+    ]
+    assert len(by_helper) == len(survivors)  # each stopped cleanly and said so
+    assert (sum(by_helper) > 0) == (concurrency >= HELPER_MIN_CLAIM)
 
 
 def async_lambda_all_succeeded(pool: Pool, n: int) -> Callable[[], Any]:

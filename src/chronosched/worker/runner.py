@@ -46,7 +46,12 @@ async def serve(url: str, settings: WorkerSettings, app_modules: Sequence[str] =
             settings.lease_seconds,
         )
         await worker.run()
-        log.info("worker %s stopped after %d attempt(s)", worker.id, worker.started)
+        log.info(
+            "worker %s stopped after %d attempt(s), %d of them claimed by its second claim lane",
+            worker.id,
+            worker.started,
+            worker.started_by_helper,
+        )
         return worker
     finally:
         await pool.close()
