@@ -373,8 +373,8 @@ async def test_claim__slots_reserved_and_not_filled_wake_the_other_claimer(pool:
 
 
 async def test_run__no_second_claimer_below_its_smallest_claim(pool: Pool) -> None:
-    """With fewer slots than the helper's smallest claim (the default concurrency is 32) there
-    is one claim lane only, backlog or not."""
+    """The second claimer never asks for fewer than HELPER_MIN_CLAIM jobs: with fewer slots
+    than that (the default concurrency is 32) only the main lane claims, backlog or not."""
     async with pool.connection() as conn:
         d = await f.definition(conn, "noop", payload_template={"task": "noop"})
         await f.jobs(conn, d, 400)

@@ -91,8 +91,7 @@ class Worker:
         self._running = 0
         self._reserved = 0  # slots asked for by claims in flight
         self._backlog = asyncio.Event()  # the last claim got all it asked for
-        self._helper_idle = asyncio.Event()  # no helper claim in flight
-        self._helper_idle.set()
+        self._helper_claiming = False  # a claim of the second claimer is in flight
         self._claiming_over = False
         self._stop = asyncio.Event()
         self._hurry = asyncio.Event()
@@ -251,7 +250,7 @@ class Worker:
                 self._running == 0
                 and self.completer.backlog == 0
                 and not self._backlog.is_set()
-                and self._helper_idle.is_set()
+                and not self._helper_claiming
             )
             self.waker.clear()  # before the claim: a notification during it is not lost
             try:
@@ -305,7 +304,7 @@ class Worker:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
-            self._helper_idle.clear()
+            self._helper_claiming = True
             try:
                 self.started_by_helper += await self._claim(
                     min(free, self.settings.batch), lane=self._helper_lane
@@ -314,7 +313,7 @@ class Worker:
                 self._backlog.clear()
                 log.warning("a second claim failed (%s)", migrate.explain(exc))
             finally:
-                self._helper_idle.set()
+                self._helper_claiming = False
 
     async def _sleep_unless_stopped(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
