@@ -5,6 +5,7 @@ path alone is in test_process_pidfd."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 from pathlib import Path
@@ -53,6 +54,7 @@ async def test_process__output_bigger_than_one_read_arrives_whole() -> None:
 
 
 async def test_process__leaves_no_descriptor_open(tmp_path: Path) -> None:
+    await run("true")  # the loop's own watcher (one epoll set for the loop's life) is made first
     before = open_fds()
     await run("echo hello")
     await run("exit 3")
@@ -64,6 +66,19 @@ async def test_process__leaves_no_descriptor_open(tmp_path: Path) -> None:
     )
     assert nowhere.start_error is not None
     assert await settled_fds(before) == before
+
+
+def test_process__an_event_loop_leaves_no_descriptor_open_once_it_is_gone() -> None:
+    async def children() -> None:
+        await asyncio.gather(run("echo out"), run("echo err >&2"), run("exit 3"))
+
+    asyncio.run(children())  # anything made once per process (e.g. /dev/null) exists now
+    gc.collect()
+    before = open_fds()
+    for _ in range(5):
+        asyncio.run(children())
+    gc.collect()
+    assert open_fds() == before
 
 
 async def test_process__the_child_is_reaped_when_it_returns() -> None:

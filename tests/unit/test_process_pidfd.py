@@ -55,3 +55,36 @@ async def test_pidfd__a_child_without_a_pidfd_is_reaped_by_a_thread(
     assert (run_.exit_code, run_.stdout.tail()) == (3, "out\n")
     with pytest.raises(ChildProcessError):  # reaped, not left a zombie
         os.waitpid(pid, os.WNOHANG)  # noqa: ASYNC222 -- WNOHANG never blocks
+
+
+async def test_pidfd__a_failing_descriptor_callback_is_reported_and_the_others_still_run() -> None:
+    loop = asyncio.get_running_loop()
+    watcher = process._watcher(loop)
+    reported: list[dict[str, object]] = []
+    served = asyncio.Event()
+    pipes = [os.pipe(), os.pipe()]
+
+    def broken() -> None:
+        watcher.remove(pipes[0][0])  # served once, then never again
+        raise RuntimeError("boom")
+
+    def fine() -> None:
+        os.read(pipes[1][0], 10)
+        watcher.remove(pipes[1][0])
+        served.set()
+
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        watcher.add(pipes[0][0], broken)
+        watcher.add(pipes[1][0], fine)
+        for _, write_end in pipes:
+            os.write(write_end, b"x")
+        await asyncio.wait_for(served.wait(), 5)
+    finally:
+        loop.set_exception_handler(previous)
+        for read_end, write_end in pipes:
+            os.close(read_end)
+            os.close(write_end)
+    assert [type(c["exception"]) for c in reported] == [RuntimeError]
+    assert process._watcher(loop) is watcher  # one per loop
