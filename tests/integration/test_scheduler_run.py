@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from chronosched.db import metrics_repo, scheduler_repo
 from chronosched.db.pool import Pool
 from chronosched.scheduler.service import Scheduler, SchedulerSettings
 from tests import factories
@@ -97,3 +98,34 @@ async def test_run__without_a_schema_it_says_to_migrate(
     await _run_for(Scheduler(empty_pool, empty_db_url, SLOW_FALLBACK), 0.5)
     assert "scheduler round failed" in caplog.text
     assert "run `chronosched migrate`" in caplog.text
+
+
+async def test_clock__read_on_a_short_statement_however_long_loading_takes(
+    pool: Pool, db_url: str
+) -> None:
+    """The scheduler sleeps to its ticks by its reading of the database clock. Read as the
+    midpoint of loading thousands of definitions, it was off by half the load (the round woke
+    that much after its tick); read on its own statement, it is good to that round trip."""
+    async with pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO job_definitions (namespace_id, name, version, kind, cron_spec) "
+            "SELECT %s, 'tick-' || g, 1, 'python', '@every 1s' FROM generate_series(1, 3000) g",
+            (await factories.default_namespace(conn),),
+        )
+    loop = asyncio.get_running_loop()
+    async with pool.connection() as conn:
+        began = loop.time()
+        await scheduler_repo.load_definitions(conn)
+        loading = loop.time() - began
+    scheduler = Scheduler(pool, db_url, SLOW_FALLBACK)
+    assert (await scheduler.tick()).definitions == 3000
+    async with pool.connection() as conn:
+        sent = loop.time()
+        reading = (await metrics_repo.database_now(conn)).timestamp()
+        received = loop.time()
+    # The true offset lies between these two bounds (the reading was taken between send and
+    # receipt); 2 ms of slack for a stalled round trip on a loaded machine.
+    assert loading > 0.01  # a midpoint of the load would be > 5 ms off
+    offset = scheduler._clock.offset
+    assert offset is not None
+    assert reading - received - 0.002 <= offset <= reading - sent + 0.002

@@ -30,8 +30,8 @@ INSERT INTO cron_state AS s (namespace_id, name, previous_tick, last_tick, last_
                              last_fired_def_id)
 SELECT d.namespace_id, d.name, u.previous_tick, u.last_tick, u.last_fired,
        CASE WHEN u.last_fired IS NOT NULL THEN d.id END
-  FROM unnest(%(def_ids)s::uuid[], %(previous_ticks)s::timestamptz[],
-              %(last_ticks)s::timestamptz[], %(last_fireds)s::timestamptz[])
+  FROM unnest(%(def_ids)b::uuid[], %(previous_ticks)b::timestamptz[],
+              %(last_ticks)b::timestamptz[], %(last_fireds)b::timestamptz[])
        WITH ORDINALITY AS u(def_id, previous_tick, last_tick, last_fired, ord)
   JOIN job_definitions d ON d.id = u.def_id AND NOT d.deleted AND NOT d.paused
  WHERE NOT %(not_early)s OR u.last_tick <= now()
@@ -50,13 +50,13 @@ RETURNING s.namespace_id::text AS namespace_id, s.name;
 -- work" from "the position moved only part of the way: plan again").
 SELECT s.namespace_id::text AS namespace_id, s.name, s.last_tick
   FROM cron_state s
-  JOIN unnest(%(namespace_ids)s::uuid[], %(names)s::text[]) AS u(namespace_id, name)
+  JOIN unnest(%(namespace_ids)b::uuid[], %(names)b::text[]) AS u(namespace_id, name)
     ON s.namespace_id = u.namespace_id AND s.name = u.name;
 
 -- name: scheduler_insert_events
 INSERT INTO scheduler_events (def_id, scheduled_for, event, detail)
-SELECT * FROM unnest(%(def_ids)s::uuid[], %(scheduled_fors)s::timestamptz[], %(events)s::text[],
-                     %(details)s::text[]);
+SELECT * FROM unnest(%(def_ids)b::uuid[], %(scheduled_fors)b::timestamptz[], %(events)b::text[],
+                     %(details)b::text[]);
 
 -- name: scheduler_listen
 LISTEN chronosched_definitions;
