@@ -6,11 +6,13 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
+import pytest
 from psycopg.types.json import Jsonb
 
 from chronosched.db import jobs_repo, scheduler_repo
 from chronosched.db.pool import AsyncConn, Pool
-from chronosched.scheduler import planning
+from chronosched.scheduler import planning, service
 from chronosched.scheduler.service import Scheduler, TickReport
 from tests import factories
 
@@ -90,7 +92,12 @@ async def test_tick__fires_each_due_tick_once(pool: Pool) -> None:
         assert await events(conn, def_id) == []
 
 
-async def test_tick__replicas_at_the_same_instant_fire_once(pool: Pool) -> None:
+@pytest.mark.parametrize("split", [False, True], ids=["one-transaction", "split-rounds"])
+async def test_tick__replicas_at_the_same_instant_fire_once(
+    pool: Pool, split: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if split:  # every replica's round of 20 positions goes out as two transactions of 10
+        monkeypatch.setattr(service, "SPLIT_ROUND_AT", 3)
     async with pool.connection() as conn:
         ids = [
             await factories.definition(conn, f"d{i}", cron_spec="*/2 * * * * *") for i in range(20)
@@ -105,6 +112,43 @@ async def test_tick__replicas_at_the_same_instant_fire_once(pool: Pool) -> None:
     assert all(len(ticks) == len(set(ticks)) and ticks for ticks in per_def)
     assert total == sum(len(t) for t in per_def)
     assert not any(r.replan for r in reports)
+
+
+async def test_tick__a_split_round_whose_half_fails_leaves_that_half_to_the_next_round(
+    pool: Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "SPLIT_ROUND_AT", 3)
+    async with pool.connection() as conn:
+        ids = [await factories.definition(conn, f"d{i}", cron_spec="@every 1s") for i in range(8)]
+        start = await created_at(conn, ids[-1])
+        _, loaded = await scheduler_repo.load_definitions(conn)
+        # The positions are claimed in key order: the last definition is in the second half.
+        doomed = max(loaded, key=lambda d: (d.namespace_id, d.name)).def_id
+        await conn.execute(
+            f"""CREATE FUNCTION test_refuse_job() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'refused'; END $$;
+                CREATE TRIGGER test_refuse_job BEFORE INSERT ON jobs FOR EACH ROW
+                WHEN (NEW.def_id = '{doomed}') EXECUTE FUNCTION test_refuse_job();"""
+        )
+    now = ceil_second(start) + 1.5 * SECOND
+    try:
+        with pytest.raises(psycopg.errors.RaiseException):
+            await Scheduler(pool, "").tick(now)
+    finally:
+        async with pool.connection() as conn:
+            await conn.execute(
+                "DROP TRIGGER test_refuse_job ON jobs; DROP FUNCTION test_refuse_job()"
+            )
+    async with pool.connection() as conn:
+        first = {d: await fired(conn, d) for d in ids}
+    done = {d for d, ticks in first.items() if ticks}
+    assert len(done) == 4 and doomed not in done  # the other half committed on its own
+    report = await Scheduler(pool, "").tick(now)
+    assert {d for d, _ in report.fired} == set(ids) - done  # the failed half, and only it
+    async with pool.connection() as conn:
+        after = {d: await fired(conn, d) for d in ids}
+    assert all(after[d] == first[d] for d in done)  # nothing fired twice
+    assert all(after[d] and len(after[d]) == len(set(after[d])) for d in ids)
 
 
 async def test_tick__later_round_continues_from_position(pool: Pool) -> None:
