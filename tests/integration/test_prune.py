@@ -69,9 +69,8 @@ async def test_prune__keeps_jobs_sharing_edges_with_live_ones(pool: Pool) -> Non
 
 
 async def test_prune__reads_past_batches_of_jobs_that_must_stay(pool: Pool) -> None:
-    """The oldest finished jobs belong to a running DAG: whole batches move nothing, and the
-    prune still continues to the newer jobs after them (each batch starts where the last
-    ended; ties on finished_at are split by id)."""
+    """The oldest finished jobs belong to a running DAG: batches that read only them move
+    nothing, and the prune still goes on to the newer jobs after them."""
     async with pool.connection() as conn:
         d = await factories.definition(conn, "A")
         dag = await factories.dag(conn)
@@ -104,3 +103,27 @@ async def test_prune__api_validates_older_than(pool: Pool) -> None:
         assert ok.json()["jobs"] == 0
         assert (await client.post("/admin/prune")).status_code == 200
         assert_problem(await client.post("/admin/prune", json={"olderThan": "soon"}), 422)
+
+
+async def test_prune__reads_every_block_of_the_table_a_few_at_a_time(pool: Pool) -> None:
+    """Jobs are read by ranges of blocks: with a small batch, many ranges, and every finished
+    job in any of them moves, the unfinished ones between them stay."""
+    async with pool.connection() as conn:
+        d = await factories.definition(conn, "A")
+        ids = await factories.jobs(conn, d, 300)
+        finished = ids[::3] + ids[1::3]
+        await conn.execute(
+            "UPDATE jobs SET status = 'succeeded', finished_at = now() - interval '1 hour' "
+            "WHERE id = ANY(%s)",
+            (finished,),
+        )
+        cur = await conn.execute(
+            "SELECT count(DISTINCT (ctid::text::point)[0]) AS blocks FROM jobs"
+        )
+        row = await cur.fetchone()
+        assert row is not None and row["blocks"] > 5  # the jobs span many blocks
+        counts = await prune_repo.prune(conn, timedelta(minutes=30), batch=7)
+    assert counts.jobs == len(finished)
+    rows = await fetch(pool, "SELECT id FROM jobs ORDER BY id")
+    assert [r["id"] for r in rows] == sorted(ids[2::3])
+    assert await _count(pool, "jobs_history") == len(finished)

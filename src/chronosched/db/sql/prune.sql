@@ -3,20 +3,19 @@
 -- `pruned_at`, in the same order, so `SELECT x.*` lines up.
 
 -- name: prune_jobs_batch
--- The next `batch` jobs that finished before the cutoff, after the position (finished_at, id)
--- the previous batch ended at (keyset: a prune reads each finished job once, whatever stays).
+-- The jobs in one range of the table's blocks (from the tuple id `from_tid` up to `to_tid`, both
+-- '(block,0)': a TID range scan, PostgreSQL reads just those blocks) that finished before the
+-- cutoff. No index serves
+-- this on purpose: one on finished_at was one more index entry written by every completion, for
+-- the sake of a prune that runs now and then (see docs/architecture.md, "Indexes").
 -- A candidate moves when it is standalone, has no edges, or every job of its DAG finished
 -- before the cutoff: a live edge is never broken. Only the DAGs of this batch's candidates are
 -- checked (asking it of every DAG on every batch made a prune quadratic in the DAG jobs).
--- Its edges and logs move with it. Returns the counts, how many candidates were read, and the
--- position to continue after.
+-- Its edges and logs move with it. Returns the counts.
 WITH candidates AS MATERIALIZED (
-    SELECT j.id, j.dag_id, j.finished_at FROM jobs j
-     WHERE j.finished_at < %(cutoff)s
-       AND j.finished_at >= %(after_finished)s  -- the index range; the row compare breaks ties
-       AND (j.finished_at, j.id) > (%(after_finished)s, %(after_id)s)
-     ORDER BY j.finished_at, j.id
-     LIMIT %(batch)s
+    SELECT j.id, j.dag_id FROM jobs j
+     WHERE j.ctid >= %(from_tid)s::tid AND j.ctid < %(to_tid)s::tid
+       AND j.finished_at < %(cutoff)s
 ), blocked AS (
     -- LATERAL ... LIMIT 1: one index probe per DAG (jobs_dag). As an EXISTS the planner made it
     -- a semi join over a sequential scan of every job, once per batch.
@@ -55,13 +54,16 @@ WITH candidates AS MATERIALIZED (
 )
 SELECT (SELECT count(*) FROM kept_jobs) AS jobs,
        (SELECT count(*) FROM kept_edges) AS job_dependencies,
-       (SELECT count(*) FROM kept_logs) AS job_logs,
-       (SELECT count(*) FROM candidates) AS scanned,
-       l.finished_at AS last_finished, l.id AS last_id
-  FROM (SELECT 1) one
-  LEFT JOIN LATERAL (
-        SELECT finished_at, id FROM candidates ORDER BY finished_at DESC, id DESC LIMIT 1) l
-    ON true;
+       (SELECT count(*) FROM kept_logs) AS job_logs;
+
+-- name: prune_jobs_extent
+-- How many blocks the jobs table has now (a prune visits these; rows written later wait for the
+-- next prune), and how many rows a block holds on average (NULL before the first ANALYZE).
+SELECT pg_relation_size('jobs') / current_setting('block_size')::bigint AS blocks,
+       CASE WHEN c.relpages > 0 AND c.reltuples > 0 THEN c.reltuples / c.relpages END
+           AS rows_per_block
+  FROM pg_class c
+ WHERE c.oid = 'jobs'::regclass;
 
 -- name: prune_definitions_batch
 -- Deleted definitions that no job (live table) references any more.
