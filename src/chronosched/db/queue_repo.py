@@ -12,9 +12,9 @@ plan that guessed 10 rows for the unnest and nested-looped it against every matc
 batches of at most `SMALL_BATCH` jobs (an idle worker storing one result: the DAG hop; a `cmd`
 worker's completions of 8-32) are prepared and use their generic plan, which compares at most
 32 x 32 rows (left to itself, PostgreSQL planned them afresh on every run:
-`pool.use_generic_plans`). At 16 a `cmd` worker at its default concurrency (32) planned most of
-its completions (sizes around 26) and switched plan_cache_mode back and forth; at 32,
-PostgreSQL CPU per `cmd` job fell ~6% (alternated drains). The claim always uses
+`pool.use_generic_plans`). With the limit at 16, a `cmd` worker at its default concurrency (32)
+planned most of its completions (sizes around 26) and switched plan_cache_mode back and forth;
+with 32, PostgreSQL CPU per `cmd` job fell ~6% (alternated drains). The claim always uses
 its generic plan: it is the custom plan's (an index scan of `jobs_claim` under the limit, then
 primary-key probes), checked from 8 to 500 jobs and with a million queued.
 """

@@ -5,9 +5,9 @@
 -- name: prune_jobs_batch
 -- The jobs in one range of the table's blocks (from the tuple id `from_tid` up to `to_tid`, both
 -- '(block,0)': a TID range scan, PostgreSQL reads just those blocks) that finished before the
--- cutoff. No index serves
--- this on purpose: one on finished_at was one more index entry written by every completion, for
--- the sake of a prune that runs now and then (see docs/architecture.md, "Indexes").
+-- cutoff. No index serves this on purpose: one on finished_at was one more index entry written
+-- by every completion, for the sake of a prune that runs now and then (docs/architecture.md,
+-- "Indexes").
 -- A candidate moves when it is standalone, has no edges, or every job of its DAG finished
 -- before the cutoff: a live edge is never broken. Only the DAGs of this batch's candidates are
 -- checked (asking it of every DAG on every batch made a prune quadratic in the DAG jobs).
