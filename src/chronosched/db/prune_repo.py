@@ -43,7 +43,11 @@ async def prune(
     cur = await conn.execute(queries.get("prune_jobs_extent"))
     extent = await cur.fetchone()
     assert extent is not None
-    step = max(1, int(batch / (extent["rows_per_block"] or _ROWS_PER_BLOCK)))
+    # Blocks per statement for about `batch` rows. At least one row per block counts: a table
+    # emptied by a big prune keeps its blocks until vacuum, and a near-zero average would make
+    # one statement read most of them.
+    per_block = max(1.0, extent["rows_per_block"] or _ROWS_PER_BLOCK)
+    step = max(1, int(batch / per_block))
     for block in range(0, int(extent["blocks"]), step):
         cur = await conn.execute(
             queries.get("prune_jobs_batch"),
